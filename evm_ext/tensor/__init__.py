@@ -1,0 +1,7 @@
+"""Deterministic integer tensor kernels (numpy only; nothing here knows about the EVM or the model format).
+
+Every kernel takes int8 tensors with the batch on axis 0 (layout NCHW as in ONNX) and returns int8.
+Accumulation is exact: int8 x int8 products summed in float64 BLAS are exact while the fan-in stays below
+2**39 (`exact.MAX_FAN_IN` is far tighter), so results are bit-identical on every machine and thread count.
+The only rounding is `requant.round_shift`: add half, arithmetic shift right (round half toward +inf).
+"""

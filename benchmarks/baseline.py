@@ -1,0 +1,137 @@
+"""The plain-Solidity baseline: a quantized network run by `solidity/Int8Net.sol` instead of INFER.
+
+`plan_layers(model)` reads the engine's integer parameters out of a decoded `.aiem` Model (weights, bias
+folded with the input zero point, per-channel (M, s), zero points, clamp range) into `Int8Layer`s;
+`Baseline.deploy` compiles Int8Net with the project's compiler, deploys it, uploads the layer table and the
+packed weights in transactions that fit the block gas limit, and `Baseline.forward` runs one inference as
+an eth_call. The outputs must equal INFER's byte for byte (checked by the bench and tests/test_bench_*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector
+
+from benchmarks.harness import BenchChain, CallResult
+from evm_ext.errors import AievmError
+
+SOURCE = Path(__file__).resolve().parent / "solidity" / "Int8Net.sol"
+FC, CONV, MAXPOOL, CLAMP = 1, 2, 3, 4
+LAYER_TYPE = "(uint8,uint16,uint16,uint16,uint16,uint16,uint16,uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8," \
+    "int16,int16,int16,int16,uint32,uint32)"
+WORDS_PER_WRITE = 1_000  # 1,000 fresh SSTOREs ~ 22.5M gas: one upload transaction per block
+
+
+class BaselineUnsupportedError(AievmError):
+    """The model uses an operator the Solidity baseline does not implement."""
+
+
+@dataclass
+class Int8Layer:
+    """One layer of Int8Net. Shapes are (channels, height, width); FC layers use h = w = 1.
+
+    weight: int8 (cout, fan_in) in the engine's (cin, kh, kw) order; bias: int64 with the input zero point
+    folded in; m, s: per-channel requantization multiplier and shift.
+    """
+
+    kind: int
+    cin: int
+    cout: int
+    h: int = 1
+    w: int = 1
+    oh: int = 1
+    ow: int = 1
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)  # top, left (bottom/right follow from oh, ow)
+    zp_in: int = 0
+    zp_out: int = 0
+    lo: int = -128
+    hi: int = 127
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    m: np.ndarray | None = None
+    s: np.ndarray | None = None
+    offsets: tuple[int, int] = field(default=(0, 0))
+
+
+def weight_words(weight: np.ndarray) -> list[int]:
+    """int8 (cout, fan_in) -> storage words: 32 weights per word, lowest byte first, rows word-aligned."""
+    cout, fan_in = weight.shape
+    row_words = -(-fan_in // 32)
+    padded = np.zeros((cout, row_words * 32), dtype=np.int8)
+    padded[:, :fan_in] = weight
+    raw = padded.tobytes()
+    return [int.from_bytes(raw[i : i + 32], "little") for i in range(0, len(raw), 32)]
+
+
+def param_words(bias: np.ndarray, m: np.ndarray, s: np.ndarray) -> list[int]:
+    """Per channel: bias (int128, two's complement in the low 128 bits) | M << 128 | s << 192."""
+    mask = (1 << 128) - 1
+    return [(int(b) & mask) | (int(mm) << 128) | (int(ss) << 192) for b, mm, ss in zip(bias, m, s, strict=True)]
+
+
+def pack(layers: list[Int8Layer]) -> tuple[list[tuple], list[int]]:
+    """The ABI layer table and the storage words (weights then per-channel parameters, layer by layer)."""
+    table, words = [], []
+    for layer in layers:
+        w_off = p_off = 0
+        if layer.weight is not None:
+            w_off = len(words)
+            words += weight_words(layer.weight)
+            p_off = len(words)
+            words += param_words(layer.bias, layer.m, layer.s)
+        table.append(
+            (layer.kind, layer.cin, layer.h, layer.w, layer.cout, layer.oh, layer.ow, *layer.kernel,
+             *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, layer.zp_out, layer.lo, layer.hi,
+             w_off, p_off)
+        )
+    return table, words
+
+
+@cache
+def artifact() -> tuple[list, bytes]:
+    """(abi, init code) of Int8Net, compiled with the project's compiler (solidity_patch)."""
+    from solidity_patch import compile_source
+
+    compiled = compile_source(SOURCE.read_text(), SOURCE.name)["Int8Net"]
+    return compiled["abi"], bytes.fromhex(compiled["bytecode"]["object"].removeprefix("0x"))
+
+
+def _selector(signature: str) -> bytes:
+    return function_signature_to_4byte_selector(signature)
+
+
+class Baseline:
+    """Int8Net deployed and loaded with one model on a BenchChain."""
+
+    def __init__(self, bench: BenchChain, layers: list[Int8Layer]) -> None:
+        self.bench = bench
+        _, init_code = artifact()
+        self.deploy_gas, self.address = self._deploy(init_code)
+        table, words = pack(layers)
+        self.words = len(words)
+        gas, _ = bench.transact(self.address, _selector(f"setLayers({LAYER_TYPE}[])") + encode([f"{LAYER_TYPE}[]"], [table]))
+        self.upload_gas = gas
+        for start in range(0, len(words), WORDS_PER_WRITE):
+            chunk = words[start : start + WORDS_PER_WRITE]
+            gas, _ = bench.transact(self.address, _selector("write(uint256,uint256[])") + encode(["uint256", "uint256[]"], [start, chunk]))
+            self.upload_gas += gas
+
+    def _deploy(self, init_code: bytes) -> tuple[int, bytes]:
+        from eth.constants import CREATE_CONTRACT_ADDRESS
+
+        gas, computation = self.bench.transact(CREATE_CONTRACT_ADDRESS, init_code)
+        return gas, computation.msg.storage_address
+
+    def forward(self, input_bytes: bytes) -> CallResult:
+        """One inference as an eth_call; `output` is the decoded int8 output bytes."""
+        result = self.bench.call(self.address, _selector("forward(bytes)") + encode(["bytes"], [input_bytes]))
+        (output,) = decode(["bytes"], result.output)
+        return CallResult(output, result.gas_used, result.seconds)

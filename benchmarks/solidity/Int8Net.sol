@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title Int8Net: a quantized int8 network (MLP or CNN) in plain Solidity, for comparison with INFER.
+/// @notice Implements the aievm engine's integer semantics exactly (docs/quantization.md), so that
+/// `forward(input)` returns the same bytes as INFER on the same model:
+///   acc  = bias' + sum(x * w)              with bias' = bias - zpIn * sum(w) (zero point folded in)
+///   y    = ((acc * M + 2**(s-1)) >> s) + zpOut, clamped to [lo, hi]   (>> is arithmetic: floor)
+///   conv padding holds zpIn (a real 0); max-pool padding holds -128.
+/// Activations are int8 values kept one per memory word (int256[]); weights are int8 packed 32 per
+/// storage word, lowest byte first, each output channel starting on a fresh word; per-channel
+/// parameters are one word each: bias' (int128, low bits) | M << 128 | s << 192.
+/// The layer table and the weights are uploaded once by `setLayers` and `write` (see benchmarks/baseline.py).
+contract Int8Net {
+    uint8 internal constant FC = 1;
+    uint8 internal constant CONV = 2;
+    uint8 internal constant MAXPOOL = 3;
+    uint8 internal constant CLAMP = 4;
+
+    struct Layer {
+        uint8 kind;
+        uint16 cin; // input channels (FC: input features)
+        uint16 h; // input height (FC: 1)
+        uint16 w; // input width (FC: 1)
+        uint16 cout; // output channels (FC: output features); MAXPOOL/CLAMP: = cin
+        uint16 oh;
+        uint16 ow;
+        uint8 kh;
+        uint8 kw;
+        uint8 sh;
+        uint8 sw;
+        uint8 dh;
+        uint8 dw;
+        uint8 padTop;
+        uint8 padLeft;
+        int16 zpIn;
+        int16 zpOut;
+        int16 lo;
+        int16 hi;
+        uint32 weights; // first weight word
+        uint32 params; // first per-channel parameter word
+    }
+
+    address public immutable owner;
+    Layer[] public layers;
+    mapping(uint256 => uint256) internal words;
+
+    constructor() {
+        owner = msg.sender;
+    }
+
+    function setLayers(Layer[] calldata table) external {
+        require(msg.sender == owner, "owner only");
+        delete layers;
+        for (uint256 i = 0; i < table.length; i++) {
+            layers.push(table[i]);
+        }
+    }
+
+    /// Store `chunk` at word offsets [offset, offset + chunk.length) (weights and parameters).
+    function write(uint256 offset, uint256[] calldata chunk) external {
+        require(msg.sender == owner, "owner only");
+        unchecked {
+            for (uint256 i = 0; i < chunk.length; i++) {
+                words[offset + i] = chunk[i];
+            }
+        }
+    }
+
+    /// Run the network on one int8 input tensor; returns the int8 output tensor.
+    function forward(bytes calldata input) external view returns (bytes memory out) {
+        int256[] memory act = new int256[](input.length);
+        unchecked {
+            for (uint256 i = 0; i < input.length; i++) {
+                act[i] = int8(uint8(input[i]));
+            }
+        }
+        uint256 n = layers.length;
+        for (uint256 l = 0; l < n; l++) {
+            Layer memory L = layers[l];
+            if (L.kind == FC) {
+                act = fullyConnected(L, act);
+            } else if (L.kind == CONV) {
+                act = conv2d(L, act);
+            } else if (L.kind == MAXPOOL) {
+                act = maxPool(L, act);
+            } else {
+                clamp(L, act);
+            }
+        }
+        out = new bytes(act.length);
+        unchecked {
+            for (uint256 i = 0; i < act.length; i++) {
+                out[i] = bytes1(uint8(int8(act[i])));
+            }
+        }
+    }
+
+    function requant(int256 acc, uint256 param, Layer memory L) internal pure returns (int256 y) {
+        unchecked {
+            uint256 s = param >> 192;
+            y = ((acc * int256((param >> 128) & 0xffffffff) + int256(1 << (s - 1))) >> s) + L.zpOut;
+            if (y < L.lo) y = L.lo;
+            if (y > L.hi) y = L.hi;
+        }
+    }
+
+    function fullyConnected(Layer memory L, int256[] memory x) internal view returns (int256[] memory y) {
+        y = new int256[](L.cout);
+        uint256 k = L.cin;
+        uint256 rowWords = (k + 31) / 32;
+        unchecked {
+            for (uint256 o = 0; o < L.cout; o++) {
+                uint256 param = words[L.params + o];
+                int256 acc = int128(uint128(param));
+                uint256 base = L.weights + o * rowWords;
+                uint256 i = 0;
+                for (uint256 wi = 0; wi < rowWords; wi++) {
+                    uint256 word = words[base + wi];
+                    uint256 end = i + 32 < k ? i + 32 : k;
+                    for (; i < end; i++) {
+                        acc += x[i] * int8(uint8(word));
+                        word >>= 8;
+                    }
+                }
+                y[o] = requant(acc, param, L);
+            }
+        }
+    }
+
+    function conv2d(Layer memory L, int256[] memory x) internal view returns (int256[] memory y) {
+        y = new int256[](uint256(L.cout) * L.oh * L.ow);
+        uint256 fanIn = uint256(L.cin) * L.kh * L.kw;
+        uint256 rowWords = (fanIn + 31) / 32;
+        int256[] memory wv = new int256[](fanIn);
+        unchecked {
+            for (uint256 o = 0; o < L.cout; o++) {
+                // this output channel's weights, unpacked once and reused at every output position
+                uint256 base = L.weights + o * rowWords;
+                uint256 word;
+                for (uint256 i = 0; i < fanIn; i++) {
+                    if (i % 32 == 0) word = words[base + i / 32];
+                    wv[i] = int8(uint8(word));
+                    word >>= 8;
+                }
+                uint256 param = words[L.params + o];
+                int256 bias = int128(uint128(param));
+                for (uint256 oy = 0; oy < L.oh; oy++) {
+                    for (uint256 ox = 0; ox < L.ow; ox++) {
+                        int256 acc = bias;
+                        uint256 t = 0;
+                        for (uint256 c = 0; c < L.cin; c++) {
+                            for (uint256 ky = 0; ky < L.kh; ky++) {
+                                // input row, shifted by the top padding (wraps to a huge value when outside)
+                                uint256 iy = oy * L.sh + ky * L.dh - L.padTop;
+                                uint256 rowBase = (c * L.h + iy) * L.w;
+                                for (uint256 kx = 0; kx < L.kw; kx++) {
+                                    uint256 ix = ox * L.sw + kx * L.dw - L.padLeft;
+                                    int256 v = (iy < L.h && ix < L.w) ? x[rowBase + ix] : int256(L.zpIn);
+                                    acc += v * wv[t];
+                                    t++;
+                                }
+                            }
+                        }
+                        y[(o * L.oh + oy) * L.ow + ox] = requant(acc, param, L);
+                    }
+                }
+            }
+        }
+    }
+
+    function maxPool(Layer memory L, int256[] memory x) internal pure returns (int256[] memory y) {
+        y = new int256[](uint256(L.cout) * L.oh * L.ow);
+        unchecked {
+            for (uint256 c = 0; c < L.cout; c++) {
+                for (uint256 oy = 0; oy < L.oh; oy++) {
+                    for (uint256 ox = 0; ox < L.ow; ox++) {
+                        int256 m = -128;
+                        for (uint256 ky = 0; ky < L.kh; ky++) {
+                            uint256 iy = oy * L.sh + ky * L.dh - L.padTop;
+                            for (uint256 kx = 0; kx < L.kw; kx++) {
+                                uint256 ix = ox * L.sw + kx * L.dw - L.padLeft;
+                                if (iy < L.h && ix < L.w) {
+                                    int256 v = x[(c * L.h + iy) * L.w + ix];
+                                    if (v > m) m = v;
+                                }
+                            }
+                        }
+                        y[(c * L.oh + oy) * L.ow + ox] = m;
+                    }
+                }
+            }
+        }
+    }
+
+    function clamp(Layer memory L, int256[] memory x) internal pure {
+        unchecked {
+            for (uint256 i = 0; i < x.length; i++) {
+                if (x[i] < L.lo) x[i] = L.lo;
+                if (x[i] > L.hi) x[i] = L.hi;
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+"""`Model`: a decoded graph ready to run, with its identity (keccak-256 of the canonical bytes)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from eth_utils import keccak
+
+from evm_ext.model.errors import ModelFormatError, ModelInputError
+from evm_ext.model.format import DEFAULT_LIMITS, Limits, decode_graph, encode_graph
+from evm_ext.model.ops import Op, OpCost, Value
+from evm_ext.model.quantize import quantize
+
+# Batches are run in chunks whose temporaries stay under this many elements.
+_CHUNK_ELEMENTS = 1 << 24
+
+
+class Model:
+    """An immutable int8 graph: one input value, ops in execution order, the last op's value is the output."""
+
+    def __init__(self, source: Value, ops: list[Op]) -> None:
+        if not ops:
+            raise ValueError("a model needs at least one op")
+        self.source, self.ops = source, tuple(ops)
+        self.values = (source, *(op.out for op in ops))
+        self.input_shape, self.output_shape = source.shape, ops[-1].out.shape
+        self.input_size, self.output_size = source.size, ops[-1].out.size
+        peak = max(op.workspace + op.out.size for op in ops)
+        self._chunk = max(1, _CHUNK_ELEMENTS // max(peak, 1))
+
+    @cached_property
+    def raw(self) -> bytes:
+        return encode_graph(self.source, list(self.ops))
+
+    def encode(self) -> bytes:
+        """Canonical bytes: decode_model(m.encode()) == m and re-encodes to the same bytes."""
+        return self.raw
+
+    @cached_property
+    def hash(self) -> bytes:
+        """The model's identity: keccak-256 of its canonical encoding."""
+        return keccak(self.raw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    @property
+    def params(self) -> int:
+        return sum(op.params for op in self.ops)
+
+    def op_costs(self) -> list[OpCost]:
+        """Per op: kind, MACs and output elements per sample, from shapes only."""
+        return [op.cost() for op in self.ops]
+
+    def run(self, x_q: np.ndarray) -> np.ndarray:
+        """int8 inputs (N, *input_shape) -> int8 outputs (N, *output_shape)."""
+        x_q = np.asarray(x_q)
+        if x_q.dtype != np.int8 or x_q.shape[1:] != self.input_shape:
+            raise ModelInputError(
+                f"expected int8 input of shape (N, {', '.join(map(str, self.input_shape))}),"
+                f" got {x_q.dtype} {x_q.shape}"
+            )
+        if len(x_q) <= self._chunk:
+            return self._run(x_q)
+        return np.concatenate([self._run(x_q[i : i + self._chunk]) for i in range(0, len(x_q), self._chunk)])
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        values = [x]
+        for op in self.ops:
+            values.append(op.run([values[i] for i in op.inputs]))
+        return values[-1]
+
+    def run_bytes(self, inp: bytes) -> bytes:
+        """The INFER semantics: `input_size` int8 bytes in, `output_size` int8 bytes out (one sample)."""
+        if len(inp) != self.input_size:
+            raise ModelInputError(f"input has {len(inp)} bytes, the model takes {self.input_size}")
+        x = np.frombuffer(inp, dtype=np.int8).reshape((1, *self.input_shape))
+        return self._run(x).tobytes()
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Float inputs (N, *input_shape) or one sample -> int8, rounding half to even (off-chain only)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape == self.input_shape:
+            x = x[None]
+        if x.shape[1:] != self.input_shape:
+            raise ModelInputError(f"expected input shape {self.input_shape} or (N, ...), got {x.shape}")
+        return quantize(x, self.source.scale, self.source.zero_point)
+
+    def dequantize_output(self, y_q: np.ndarray) -> np.ndarray:
+        out = self.ops[-1].out
+        return (y_q.astype(np.float64) - out.zero_point) * out.scale
+
+    def encode_input(self, x_float: np.ndarray) -> bytes:
+        """Quantized input bytes for one sample (or all samples of a batch, concatenated)."""
+        return self.quantize_input(x_float).tobytes()
+
+    def decode_output(self, raw: bytes) -> np.ndarray:
+        """Dequantized output of one sample's `output_size` bytes."""
+        if len(raw) != self.output_size:
+            raise ModelInputError(f"output has {len(raw)} bytes, the model produces {self.output_size}")
+        return self.dequantize_output(np.frombuffer(raw, dtype=np.int8).reshape(self.output_shape))
+
+
+def decode_model(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Model:
+    """bytes -> Model; ModelFormatError (with byte offset) on any defect or limit violation."""
+    return Model(*decode_graph(data, limits))
+
+
+def load_model(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Model:
+    """Read and strictly decode a .aiem file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read model file {path}: {exc.strerror}") from None
+    return decode_model(data, limits)

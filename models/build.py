@@ -1,0 +1,134 @@
+"""Convert the shipped ONNX models to the on-chain format and measure the int8 engine against float.
+
+Run from the repository root: `python -m models.build` (runtime dependencies only, no torch).
+For each model, `evm_ext.model.convert.convert(<onnx>, calibration.npy)` writes `<stem>.aiem` next to
+the ONNX file, then the integer engine (`Model.run`) is evaluated against onnxruntime on the float model:
+  classifiers  on the committed held-out test set: int8 accuracy, float accuracy, label agreement;
+  dcgan        on EVAL_LATENTS seeded latents: pixel error of the int8 images against the float ones,
+               plus samples_int8.png (the engine's drawing of the samples.png latents).
+Results go to section "quantized" of each models/<name>/metrics.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from evm_ext.model import Model
+from evm_ext.model.convert import convert
+from models import dataset
+from models.dcgan import sampling
+from models.metrics import update_metrics
+
+MODELS = Path(__file__).resolve().parent
+EVAL_LATENTS = (1000, 5)  # count, seed of the DCGAN evaluation latents
+
+
+@dataclass(frozen=True)
+class Build:
+    """One shipped ONNX file: where it is, and the float input layout of one sample."""
+
+    name: str  # directory under models/ (holds calibration.npy and metrics.json)
+    stem: str  # <stem>.onnx -> <stem>.aiem
+    layout: tuple[int, ...]
+
+    @property
+    def onnx(self) -> Path:
+        return MODELS / self.name / f"{self.stem}.onnx"
+
+    @property
+    def aiem(self) -> Path:
+        return MODELS / self.name / f"{self.stem}.aiem"
+
+    @property
+    def calibration(self) -> Path:
+        return MODELS / self.name / "calibration.npy"
+
+
+BUILDS = (
+    Build("mnist_mlp", "mnist_mlp", (784,)),
+    Build("mnist_mlp", "mnist_mlp_dynamo", (784,)),
+    Build("mnist_cnn", "mnist_cnn", (1, 28, 28)),
+    Build("dcgan", "dcgan_generator", (sampling.LATENT, 1, 1)),
+)
+
+
+def float_outputs(path: Path, x: np.ndarray) -> np.ndarray:
+    """onnxruntime (CPU) on the float model."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def int8_outputs(model: Model, x: np.ndarray) -> np.ndarray:
+    """The integer engine on float inputs: quantize with the model's input parameters, run, dequantize."""
+    return model.dequantize_output(model.run(model.quantize_input(x)))
+
+
+def describe(model: Model) -> dict:
+    """Size and cost figures of a converted model."""
+    costs = model.op_costs()
+    return {
+        "aiem_bytes": len(model.encode()),
+        "hash": "0x" + model.hash.hex(),
+        "params": model.params,
+        "ops": [cost.kind for cost in costs],
+        "macs_per_sample": sum(cost.macs for cost in costs),
+        "input_scale": model.source.scale,
+        "input_zero_point": model.source.zero_point,
+    }
+
+
+def classifier_metrics(build: Build, model: Model) -> dict:
+    images, labels = dataset.load_test_set()
+    x = dataset.normalize(images).reshape(len(images), *build.layout)
+    float_pred = float_outputs(build.onnx, x).argmax(1)
+    int8_pred = int8_outputs(model, x).argmax(1)
+    float_acc, int8_acc = float((float_pred == labels).mean()), float((int8_pred == labels).mean())
+    return {
+        "float_test_accuracy": round(float_acc, 4),
+        "int8_test_accuracy": round(int8_acc, 4),
+        "accuracy_drop_points": round(100 * (float_acc - int8_acc), 2),
+        "int8_float_label_agreement": round(float((int8_pred == float_pred).mean()), 4),
+    }
+
+
+def generator_metrics(build: Build, model: Model) -> dict:
+    z = sampling.latents(*EVAL_LATENTS)
+    float_px = sampling.to_pixels(float_outputs(build.onnx, z)).astype(np.int16)
+    int8_px = sampling.to_pixels(int8_outputs(model, z)).astype(np.int16)
+    error = np.abs(int8_px - float_px)
+    mse = float(np.mean(error.astype(np.float64) ** 2))
+    sampling.save_grid(
+        sampling.to_pixels(int8_outputs(model, sampling.latents(64, sampling.SAMPLES_SEED))),
+        MODELS / build.name / "samples_int8.png",
+    )
+    return {
+        "eval_latents": EVAL_LATENTS[0],
+        "pixel_mean_abs_error": round(float(error.mean()), 3),
+        "pixel_max_abs_error": int(error.max()),
+        "psnr_db": round(float(10 * np.log10(255**2 / mse)), 2),
+    }
+
+
+def build(spec: Build) -> dict:
+    """Convert one model, write its .aiem and return its metrics."""
+    model = convert(spec.onnx, np.load(spec.calibration))
+    spec.aiem.write_bytes(model.encode())
+    evaluate = generator_metrics if spec.name == "dcgan" else classifier_metrics
+    return describe(model) | evaluate(spec, model)
+
+
+def main() -> None:
+    results: dict[str, dict] = {}
+    for spec in BUILDS:
+        results.setdefault(spec.name, {})[spec.stem] = build(spec)
+        print(spec.stem, results[spec.name][spec.stem])
+    for name, section in results.items():
+        update_metrics(MODELS / name / "metrics.json", "quantized", section)
+
+
+if __name__ == "__main__":
+    main()

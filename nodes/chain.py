@@ -1,0 +1,481 @@
+"""DevChain: the in-process devnet chain behind `aievm node` (blocks, state, receipts, logs).
+
+Invariants:
+- Every state change (a mined block, a cheat such as setBalance, a revert to a snapshot) is written
+  in ONE database transaction, so a crash leaves the database at a block boundary and everything
+  a caller was told about is on disk.
+- Blocks are built directly from the applied transactions (no re-execution through import_block).
+- The "pending" state root is the head's state root plus any cheat changes since; the next block
+  is built on it, and `latest` reads see it (as Anvil and Hardhat do).
+- Calls (eth_call, eth_estimateGas) never change state: they run on a cached state of their block
+  between a snapshot and a revert, with the base fee at zero (as geth's eth_call).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import eth_abi
+import eth_abi.exceptions
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.chains.base import Chain
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.db.schema import SchemaV1
+from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound
+from eth.rlp.sedes import chain_gaps
+from eth.vm.spoof import SpoofTransaction
+from eth_bloom import BloomFilter
+from eth_utils import ValidationError
+
+from evm_ext.errors import AievmError
+from evm_ext.vm.forks import INFER_VMS
+from nodes.accounts import DEFAULT_BALANCE, dev_accounts
+from nodes.db import LMDBDatabase
+
+DEFAULT_CHAIN_ID = 31337
+DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
+DEFAULT_FORK = "prague"
+GENESIS_BASE_FEE = 1_000_000_000
+COINBASE = b"\x00" * 20
+
+_META_CONFIG = b"aievm:config"  # rlp [chain_id, fork]
+_META_STATE = b"aievm:state"  # rlp [pending_state_root, time_offset]
+
+
+class ChainConfigError(AievmError):
+    """The data directory holds a chain with a different configuration, or the fork is unknown."""
+
+
+class TransactionRejected(AievmError):
+    """A transaction that cannot be included (bad nonce, insufficient funds, gas above the block limit)."""
+
+
+class ExecutionReverted(Exception):
+    """A call or gas estimate that reverted or failed; `data` is the revert data (may be empty)."""
+
+    def __init__(self, message: str, data: bytes) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """The fields of an eth_call / eth_estimateGas transaction object (absent fields as defaults)."""
+
+    sender: bytes = b"\x00" * 20
+    to: bytes = CREATE_CONTRACT_ADDRESS
+    value: int = 0
+    data: bytes = b""
+    gas: int | None = None
+    gas_price: int = 0
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """eth_getLogs / eth_subscribe("logs") criteria: addresses (empty = any), topics by position."""
+
+    addresses: frozenset[bytes] = frozenset()
+    topics: tuple[frozenset[int] | None, ...] = ()
+
+    def matches(self, address: bytes, topics: Sequence[int]) -> bool:
+        if self.addresses and address not in self.addresses:
+            return False
+        if len(self.topics) > len(topics):
+            return False
+        return all(want is None or topic in want for want, topic in zip(self.topics, topics, strict=False))
+
+    def may_match_bloom(self, bloom: int) -> bool:
+        bf = BloomFilter(bloom)
+        if self.addresses and not any(a in bf for a in self.addresses):
+            return False
+        return all(
+            want is None or any(t.to_bytes(32, "big") in bf for t in want) for want in self.topics
+        )
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log with the position it has in the chain."""
+
+    address: bytes
+    topics: tuple[int, ...]
+    data: bytes
+    block_number: int
+    block_hash: bytes
+    transaction_hash: bytes
+    transaction_index: int
+    log_index: int
+
+
+def vm_for_fork(fork: str) -> type:
+    """The INFER-enabled VM class of `fork` ("prague" or "cancun")."""
+    try:
+        return INFER_VMS[fork]
+    except KeyError:
+        choices = ", ".join(sorted(INFER_VMS))
+        raise ChainConfigError(f"unknown fork {fork!r}; choose one of {choices}") from None
+
+
+class DevChain:
+    """A single-node chain that mines on demand. Not thread-safe: drive it from one thread."""
+
+    def __init__(
+        self,
+        db: LMDBDatabase,
+        *,
+        chain_id: int = DEFAULT_CHAIN_ID,
+        fork: str = DEFAULT_FORK,
+        block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
+        alloc: dict[bytes, int] | None = None,
+    ) -> None:
+        self.db = db
+        self.block_gas_limit = block_gas_limit
+        stored = db.get(_META_CONFIG)
+        if stored is not None:
+            stored_id, stored_fork = rlp.decode(stored)
+            chain_id, fork = int.from_bytes(stored_id, "big"), stored_fork.decode()
+        self.chain_id = chain_id
+        self.fork = fork
+        self.vm_class = vm_for_fork(fork)
+        chain_class = Chain.configure(
+            __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
+        )
+        if stored is None:
+            self.chain = self._create_genesis(chain_class, alloc)
+        else:
+            self.chain = chain_class(db)
+        self.chaindb = self.chain.chaindb
+        self.head: BlockHeaderAPI = self.chaindb.get_canonical_head()
+        root, offset = rlp.decode(db[_META_STATE])
+        self._pending_root: bytes = root
+        self.time_offset = int.from_bytes(offset, "big", signed=False) - (1 << 63)
+        self.chain_context = self.chain.get_vm(self.head).chain_context
+        self._receipt_class = self.vm_class.get_receipt_builder()
+        self._tx_builder = self.vm_class.get_transaction_builder()
+        self._state_cache: tuple[bytes, bytes, StateAPI] | None = None
+        self._warm_account_db = None
+        self._snapshots: dict[int, tuple[bytes, bytes, int]] = {}
+        self._next_snapshot = 1
+        self.listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
+
+    def _create_genesis(self, chain_class: type[Chain], alloc: dict[bytes, int] | None) -> Chain:
+        if alloc is None:
+            alloc = {bytes.fromhex(a.address[2:]): DEFAULT_BALANCE for a in dev_accounts()}
+        genesis_state = {
+            addr: {"balance": bal, "nonce": 0, "code": b"", "storage": {}} for addr, bal in alloc.items()
+        }
+        params = {
+            "difficulty": 0,
+            "gas_limit": self.block_gas_limit,
+            "timestamp": int(time.time()),
+            "coinbase": COINBASE,
+            "base_fee_per_gas": GENESIS_BASE_FEE,
+        }
+        with self.db.atomic_batch():
+            chain = chain_class.from_genesis(self.db, params, genesis_state)
+            head = chain.get_canonical_head()
+            self.db[_META_CONFIG] = rlp.encode([self.chain_id, self.fork.encode()])
+            self.db[_META_STATE] = self._encode_state(head.state_root, 0)
+        return chain
+
+    @staticmethod
+    def _encode_state(root: bytes, time_offset: int) -> bytes:
+        return rlp.encode([root, time_offset + (1 << 63)])
+
+    # Reading blocks and transactions
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI | None:
+        if number < 0 or number > self.head.block_number:
+            return None
+        return self.chaindb.get_canonical_block_header_by_number(number)
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        try:
+            header = self.chaindb.get_block_header_by_hash(block_hash)
+        except HeaderNotFound:
+            return None
+        canonical = self.header_by_number(header.block_number)
+        return header if canonical is not None and canonical.hash == header.hash else None
+
+    def block(self, header: BlockHeaderAPI) -> BlockAPI:
+        return self.chain.get_block_by_header(header)
+
+    def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        return self.chaindb.get_receipts(header, self._receipt_class)
+
+    def transaction_location(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
+        """(header, index) of a mined transaction on the canonical chain, or None."""
+        try:
+            number, index = self.chaindb.get_transaction_index(tx_hash)
+        except TransactionNotFound:
+            return None
+        header = self.header_by_number(number)
+        return None if header is None else (header, index)
+
+    # State
+
+    def state_at(self, header: BlockHeaderAPI) -> StateAPI:
+        """A read-only view of the state after `header` (the pending state for the head)."""
+        root = self._pending_root if header.hash == self.head.hash else header.state_root
+        cached = self._state_cache
+        if cached is not None and cached[0] == header.hash and cached[1] == root:
+            return cached[2]
+        exec_header = header.copy(state_root=root, base_fee_per_gas=0)
+        prev_hashes = self.vm_class.get_prev_hashes(header.hash, self.chaindb)
+        state = self.vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
+        self._state_cache = (header.hash, root, state)
+        return state
+
+    def call(self, request: CallRequest, header: BlockHeaderAPI) -> ComputationAPI:
+        """Execute without committing; the computation's output, logs and gas are the results."""
+        return self._execute(request, header, request.gas or self.block_gas_limit)
+
+    def _execute(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> ComputationAPI:
+        state = self.state_at(header)
+        unsigned = self.vm_class.create_unsigned_transaction(
+            nonce=state.get_nonce(request.sender),
+            gas_price=request.gas_price,
+            gas=gas,
+            to=request.to,
+            value=request.value,
+            data=request.data,
+        )
+        snapshot = state.snapshot()
+        try:
+            return state.costless_execute_transaction(SpoofTransaction(unsigned, from_=request.sender))
+        except ValidationError as exc:
+            raise TransactionRejected(str(exc)) from exc
+        finally:
+            state.revert(snapshot)
+
+    def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
+        """The smallest gas limit that succeeds: one run at the cap, a check of the gas it consumed
+        before refunds, and a binary search only if that check fails (63/64 rule, data floor)."""
+        cap = request.gas or self.block_gas_limit
+        computation = self._execute(request, header, cap)
+        if computation.is_error:
+            raise ExecutionReverted(error_message(computation), revert_data(computation))
+        low = max(cap - computation.get_gas_remaining(), self.data_floor_gas(request.data))
+        if self._succeeds(request, header, low):
+            return low
+        high = cap
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self._succeeds(request, header, mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    def _succeeds(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> bool:
+        try:
+            return not self._execute(request, header, gas).is_error
+        except TransactionRejected:
+            return False
+
+    # Mining
+
+    def validate_transaction(self, tx: SignedTransactionAPI) -> None:
+        """Checks that do not need execution: signature, chain id, block gas limit."""
+        try:
+            tx.validate()
+            sender = tx.sender
+        except (ValidationError, rlp.DecodingError, ValueError) as exc:
+            raise TransactionRejected(f"invalid transaction: {exc}") from exc
+        del sender
+        chain_id = tx.chain_id
+        if chain_id is not None and chain_id != self.chain_id:
+            raise TransactionRejected(f"invalid chain id {chain_id}, this chain is {self.chain_id}")
+        if tx.gas > self.block_gas_limit:
+            raise TransactionRejected(f"gas {tx.gas} exceeds the block gas limit {self.block_gas_limit}")
+        floor = self.data_floor_gas(tx.data)
+        if tx.gas < floor:
+            raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas} is below the data floor {floor}")
+
+    def data_floor_gas(self, data: bytes) -> int:
+        """EIP-7623's minimum gas of a transaction with this calldata (0 before Prague).
+
+        A transaction whose gas limit is below it is invalid; py-evm 0.12.1b1 charges the floor but
+        does not reject such transactions, so the node does (and eth_estimateGas never returns less).
+        """
+        executor = self.vm_class.get_state_class().transaction_executor_class
+        floor = getattr(executor, "calc_data_floor_gas", None)
+        return 0 if floor is None else floor(SimpleNamespace(data=data), 0, 0)
+
+    def mine(
+        self, transactions: Sequence[SignedTransactionAPI] = (), timestamp: int | None = None
+    ) -> tuple[BlockAPI, tuple[ReceiptAPI, ...], tuple[ComputationAPI, ...]]:
+        """Build, execute and commit one block of `transactions` on top of the pending state.
+
+        Raises TransactionRejected (and commits nothing) if any transaction is invalid.
+        """
+        parent = self.head
+        if timestamp is None:
+            timestamp = max(parent.timestamp + 1, int(time.time()) + self.time_offset)
+        elif timestamp <= parent.timestamp:
+            raise TransactionRejected(f"timestamp {timestamp} is not after the head's {parent.timestamp}")
+        header = self.vm_class.create_header_from_parent(
+            parent, timestamp=timestamp, gas_limit=self.block_gas_limit, coinbase=COINBASE
+        ).copy(state_root=self._pending_root)
+        with self.db.atomic_batch():
+            vm = self.chain.get_vm(header)
+            self._reuse_account_db(vm.state)
+            self._warm_account_db = None  # until this block is committed
+            vm.block_preprocessing(vm.get_block())
+            try:
+                filled, receipts, computations = vm.apply_all_transactions(transactions, header)
+            except ValidationError as exc:
+                raise TransactionRejected(str(exc)) from exc
+            block = vm.set_block_transactions_and_withdrawals(vm.get_block(), filled, transactions, receipts)
+            block = vm.finalize_block(vm.block_postprocessing(block)).block
+            self.chaindb.persist_block(block)
+            self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
+        self.head = block.header
+        self._pending_root = block.header.state_root
+        self._warm_account_db = vm.state._account_db
+        for listener in self.listeners:
+            listener(block, receipts)
+        return block, receipts, computations
+
+    def _reuse_account_db(self, state: StateAPI) -> None:
+        """Give `state` the previous block's account database if it is at the same root.
+
+        py-evm builds a cold AccountDB per block, so every block re-reads and re-decodes the trie
+        nodes of the accounts it touches; carrying the committed one over keeps its caches warm
+        (block time drops ~2x). Its read logs (only used for witnesses) are cleared so they stay small.
+        """
+        warm = self._warm_account_db
+        if warm is None or warm.state_root != state.state_root:
+            return
+        warm._raw_store_db._keys_read = set()
+        warm._trie_logger._keys_read = set()
+        state._account_db = warm
+
+    # Dev-only state changes (evm_*, anvil_*, hardhat_*)
+
+    def modify_state(self, change: Callable[[StateAPI], None]) -> None:
+        """Apply `change` to the pending state and commit it (no block is mined)."""
+        header = self.head.copy(state_root=self._pending_root)
+        state = self.vm_class.build_state(self.db, header, self.chain_context, ())
+        with self.db.atomic_batch():
+            change(state)
+            state.persist()
+            self.db[_META_STATE] = self._encode_state(state.state_root, self.time_offset)
+        self._pending_root = state.state_root
+        self._state_cache = None
+
+    def increase_time(self, seconds: int) -> int:
+        self.time_offset += seconds
+        self.db[_META_STATE] = self._encode_state(self._pending_root, self.time_offset)
+        return self.time_offset
+
+    def snapshot(self) -> int:
+        snapshot_id = self._next_snapshot
+        self._next_snapshot += 1
+        self._snapshots[snapshot_id] = (self.head.hash, self._pending_root, self.time_offset)
+        return snapshot_id
+
+    def revert(self, snapshot_id: int) -> bool:
+        """Return to a snapshot; it and every later snapshot are consumed (as Hardhat/Anvil)."""
+        saved = self._snapshots.get(snapshot_id)
+        if saved is None:
+            return False
+        for later in [s for s in self._snapshots if s >= snapshot_id]:
+            del self._snapshots[later]
+        head_hash, root, offset = saved
+        target = self.chaindb.get_block_header_by_hash(head_hash)
+        with self.db.atomic_batch() as batch:
+            for number in range(target.block_number + 1, self.head.block_number + 1):
+                header = self.chaindb.get_canonical_block_header_by_number(number)
+                for tx in self.block(header).transactions:
+                    batch.delete(SchemaV1.make_transaction_hash_to_block_lookup_key(tx.hash))
+                batch.delete(SchemaV1.make_block_number_to_hash_lookup_key(number))
+            batch[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
+            no_gaps = rlp.encode(((), target.block_number + 1), sedes=chain_gaps)
+            batch[SchemaV1.make_header_chain_gaps_lookup_key()] = no_gaps
+            batch[SchemaV1.make_chain_gaps_lookup_key()] = no_gaps
+            batch[_META_STATE] = self._encode_state(root, offset)
+        self.head, self._pending_root, self.time_offset = target, root, offset
+        self._state_cache = None
+        self._warm_account_db = None
+        return True
+
+    # Logs
+
+    def logs(self, first: int, last: int, log_filter: LogFilter) -> list[LogEntry]:
+        found: list[LogEntry] = []
+        for number in range(max(first, 0), min(last, self.head.block_number) + 1):
+            header = self.chaindb.get_canonical_block_header_by_number(number)
+            if header.bloom and log_filter.may_match_bloom(header.bloom):
+                found.extend(self.block_logs(header, log_filter))
+        return found
+
+    def block_logs(
+        self,
+        header: BlockHeaderAPI,
+        log_filter: LogFilter,
+        block: BlockAPI | None = None,
+        receipts: Iterable[ReceiptAPI] | None = None,
+    ) -> list[LogEntry]:
+        block = block or self.block(header)
+        receipts = self.receipts(header) if receipts is None else receipts
+        found = []
+        log_index = 0
+        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+            for log in receipt.logs:
+                if log_filter.matches(log.address, log.topics):
+                    found.append(
+                        LogEntry(
+                            log.address, tuple(log.topics), log.data, header.block_number,
+                            header.hash, tx.hash, tx_index, log_index,
+                        )
+                    )
+                log_index += 1
+        return found
+
+    def decode_raw_transaction(self, raw: bytes) -> SignedTransactionAPI:
+        try:
+            return self._tx_builder.decode(raw)
+        except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
+            raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
+
+
+def revert_data(computation: ComputationAPI) -> bytes:
+    return bytes(computation.output) if computation.is_error else b""
+
+
+_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+
+
+def error_message(computation: ComputationAPI) -> str:
+    """geth's wording: "execution reverted[: reason]" for REVERT, else the failure kind."""
+    error = computation.error
+    if not isinstance(error, Revert):
+        detail = f": {error}" if str(error) else ""
+        return f"execution failed: {type(error).__name__}{detail}"
+    output = bytes(computation.output)
+    if output[:4] == _ERROR_STRING_SELECTOR:
+        try:
+            (reason,) = eth_abi.decode(["string"], output[4:])
+        except (eth_abi.exceptions.DecodingError, UnicodeDecodeError):
+            return "execution reverted"
+        return f"execution reverted: {reason}"
+    return "execution reverted"
+
+
+def open_chain(data_dir: str | None, **options) -> DevChain:
+    """A DevChain on LMDB in `data_dir`, or on a throwaway database when data_dir is None."""
+    if data_dir is None:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="aievm-mem-")
+        db = LMDBDatabase(tmp.name, sync=False)
+        db._tmp = tmp  # removed when the database object goes away
+    else:
+        db = LMDBDatabase(data_dir)
+    return DevChain(db, **options)
+

@@ -1,0 +1,103 @@
+"""`aievm node` (the JSON-RPC devnet) and `aievm demo` (MNIST on-chain, end to end)."""
+
+from __future__ import annotations
+
+import argparse
+
+from nodes.chain import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK
+
+NODE_EXAMPLES = """\
+examples:
+  aievm node                                # http://127.0.0.1:8545, data in ./.aievm-chain
+  aievm node --in-memory --port 8546        # throwaway chain
+  aievm node --data-dir /tmp/chain --block-time 2   # mine queued transactions every 2 s
+  curl -s -X POST -H 'Content-Type: application/json' \\
+       -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' http://127.0.0.1:8545
+
+The node prints 10 funded dev accounts (mnemonic "test test ... junk", as Anvil and Hardhat).
+WebSocket clients connect to ws://HOST:PORT (eth_subscribe newHeads / logs).
+"""
+
+DEMO_EXAMPLES = """\
+examples:
+  aievm demo                 # classify 10 MNIST test digits on-chain
+  aievm demo --samples 25
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    node = subparsers.add_parser(
+        "node",
+        help="run a local JSON-RPC devnet with the INFER opcode",
+        description="Run a local Ethereum devnet (like Anvil / Hardhat Network) whose EVM has the INFER "
+        "and MODELINFO opcodes. JSON-RPC 2.0 over HTTP and WebSocket on the same port; one block per "
+        "transaction unless --block-time is given; chain data persisted in LMDB.",
+        epilog=NODE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    node.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    node.add_argument("--port", type=int, default=8545, help="port (default 8545; 0 = any free port)")
+    where = node.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", default=".aievm-chain", help="LMDB data directory (./.aievm-chain)")
+    where.add_argument("--in-memory", action="store_true", help="keep nothing after exit")
+    node.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID, help="chain id of a new chain")
+    node.add_argument(
+        "--block-gas-limit", type=int, default=DEFAULT_BLOCK_GAS_LIMIT, help="gas limit of each block (30M)"
+    )
+    node.add_argument("--fork", choices=("prague", "cancun"), default=DEFAULT_FORK, help="EVM fork (prague)")
+    node.add_argument(
+        "--block-time", type=float, default=0.0, metavar="S",
+        help="mine queued transactions every S seconds instead of one block per transaction",
+    )
+    node.set_defaults(func=run_node)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="start a node, deploy the MNIST model and classify digits on-chain",
+        description="End-to-end demo: start an in-memory node on a free loopback port, deploy the shipped "
+        "MNIST model into a ModelStore, compile and deploy AIContract (Solidity calling infer()), classify "
+        "MNIST test digits through eth_call, print prediction, true label, gas and latency, stop the node.",
+        epilog=DEMO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--samples", type=int, default=10, help="how many test digits to classify (10)")
+    demo.set_defaults(func=run_demo)
+
+
+def run_node(args: argparse.Namespace) -> int:
+    from nodes.accounts import dev_accounts
+    from nodes.chain import open_chain
+    from nodes.runner import serve_forever
+
+    if args.block_gas_limit < 21_000:
+        from nodes.chain import ChainConfigError
+
+        raise ChainConfigError("--block-gas-limit must be at least 21000")
+    chain = open_chain(
+        None if args.in_memory else args.data_dir,
+        chain_id=args.chain_id,
+        fork=args.fork,
+        block_gas_limit=args.block_gas_limit,
+    )
+
+    def ready(url: str) -> None:
+        print(f"aievm node listening on {url} (WebSocket: {url.replace('http', 'ws', 1)})")
+        storage = "in memory" if args.in_memory else f"LMDB in {args.data_dir}"
+        head = chain.head.block_number
+        print(f"chain id {chain.chain_id}, fork {chain.fork}, head block {head}, {storage}")
+        print("\nDev accounts (10,000 ETH each at genesis; mnemonic: test test ... junk):")
+        for i, account in enumerate(dev_accounts()):
+            print(f"  ({i}) {account.address}  private key 0x{account.key.hex().removeprefix('0x')}")
+        print("\nCtrl-C to stop.", flush=True)
+
+    try:
+        serve_forever(chain, args.host, args.port, args.block_time, ready)
+    finally:
+        chain.db.close()
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from nodes.demo import run
+
+    return run(samples=args.samples)

@@ -1,0 +1,104 @@
+"""Collect a compilation's source units (following imports) and make the builtins visible in them.
+
+Source unit names follow solc's rules: an import path starting with `./` or `../` is relative to the
+importing unit's directory, any other path is a unit name itself. Unit names map to files under the
+base path (then each include path); names under `aievm/` are this package's Solidity files
+(`aievm/AI.sol`, `aievm/builtins.sol`). An import that resolves to no file is left to solc, which
+reports it with its usual "Source not found" error at the import statement.
+
+The builtins are made visible by appending one import line after a unit's last line, so the line and
+column of everything the user wrote stay the same in diagnostics.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+PACKAGE_PREFIX = "aievm/"
+BUILTINS_UNIT = "aievm/builtins.sol"
+BUILTIN_NAMES = ("infer", "modelinfo")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+_COMMENT_OR_STRING = re.compile(r'("(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_IMPORT = re.compile(r"\bimport\b[^;\"']*?[\"']([^\"']+)[\"'][^;]*;")
+
+
+def strip_comments(source: str) -> str:
+    """`source` without comments (string literals kept)."""
+    return _COMMENT_OR_STRING.sub(lambda m: m.group(1) or " ", source)
+
+
+def import_paths(source: str) -> list[str]:
+    """The paths of the `import` directives of `source`, in order."""
+    return _IMPORT.findall(strip_comments(source))
+
+
+def resolve_unit_name(importer: str, path: str) -> str:
+    """The source unit name that `import "path"` in unit `importer` refers to (solc's rules)."""
+    if path.startswith(("./", "../")):
+        return posixpath.normpath(posixpath.join(posixpath.dirname(importer), path))
+    return path
+
+
+def read_unit(name: str, base_path: Path, include_paths: tuple[Path, ...] = ()) -> str | None:
+    """The content of unit `name`, or None if no file backs it."""
+    if name.startswith(PACKAGE_PREFIX):
+        roots: tuple[Path, ...] = (PACKAGE_DIR,)
+        name = name[len(PACKAGE_PREFIX) :]
+    else:
+        roots = (base_path, *include_paths)
+    for root in roots:
+        path = Path(name) if Path(name).is_absolute() else root / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None
+
+
+def collect_sources(
+    main_name: str, main_source: str, base_path: Path, include_paths: tuple[Path, ...] = ()
+) -> dict[str, str]:
+    """All units reachable from the main unit through imports: unit name -> content."""
+    sources = {main_name: main_source}
+    pending = [main_name]
+    while pending:
+        importer = pending.pop()
+        for path in import_paths(sources[importer]):
+            name = resolve_unit_name(importer, path)
+            if name in sources:
+                continue
+            content = read_unit(name, base_path, include_paths)
+            if content is not None:
+                sources[name] = content
+                pending.append(name)
+    return sources
+
+
+def _declares_free_function(code: str, name: str) -> bool:
+    """Whether comment-free `code` declares a file-level function `name` (members only shadow it)."""
+    return any(
+        code.count("{", 0, m.start()) == code.count("}", 0, m.start())
+        for m in re.finditer(rf"\bfunction\s+{name}\b", code)
+    )
+
+
+def with_builtins(sources: dict[str, str]) -> dict[str, str]:
+    """`sources` where each unit that calls a builtin imports it (one appended line), unless the unit
+    declares a free function of that name itself (then its own is used)."""
+    out = dict(sources)
+    for name, content in sources.items():
+        if name == BUILTINS_UNIT:
+            continue
+        code = strip_comments(content)
+        used = [
+            b
+            for b in BUILTIN_NAMES
+            if re.search(rf"\b{b}\s*\(", code) and not _declares_free_function(code, b)
+        ]
+        if used:
+            newline = "" if content.endswith("\n") or not content else "\n"
+            out[name] = f'{content}{newline}import {{{", ".join(used)}}} from "{BUILTINS_UNIT}";\n'
+    if out != sources:
+        out[BUILTINS_UNIT] = (PACKAGE_DIR / "builtins.sol").read_text(encoding="utf-8")
+    return out
