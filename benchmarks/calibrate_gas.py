@@ -1,6 +1,8 @@
 """Calibrate INFER's gas schedule against ECRECOVER, as EIP-1108 and EIP-7883 priced their precompiles.
 
-Two measurements, both on the same machine in the same run:
+Two measurements, both on the same machine in the same run. Time is the process's CPU time
+(`time.process_time`, BLAS limited to one thread by the fork): what an INFER costs the node, unaffected by
+other processes competing for the cores.
 
 1. Per op kind (the derivation of `OP_PRICES`): time `op.run` of the engine on a size sweep and fit
    `seconds = base + mac * macs + element * elements` (least squares, coefficients clipped at >= 0).
@@ -31,6 +33,7 @@ from scipy.optimize import nnls
 
 from evm_ext.contracts import model_store, sealed_storage
 from evm_ext.model import Model, load_model
+from evm_ext.model.ops import Add as AddOp
 from evm_ext.model.ops import (
     ArgMax,
     AvgPool,
@@ -47,7 +50,6 @@ from evm_ext.model.ops import (
     Transpose,
     Value,
 )
-from evm_ext.model.ops import Add as AddOp
 from evm_ext.tensor.conv import Geometry
 from evm_ext.vm import gas
 from evm_ext.vm.bytecode import assemble
@@ -83,7 +85,8 @@ class Graph:
 
     def requant(self, channels: int, fan_in: int) -> Requant:
         shift = 30 + 7 + max(0, math.ceil(math.log2(max(fan_in, 1))) // 2)
-        return Requant(0.05, 0, -128, 127, np.full(channels, 1 << 30, np.uint32), np.full(channels, shift, np.uint8))
+        return Requant(0.05, 0, -128, 127, np.full(channels, 1 << 30, np.uint32),
+                       np.full(channels, shift, np.uint8))
 
     def weights(self, *shape: int) -> np.ndarray:
         return self.rng.integers(-127, 128, size=shape, dtype=np.int8)
@@ -104,7 +107,8 @@ class Graph:
         cin = self.values[i].shape[0]
         geometry = Geometry((k, k), (stride, stride), (1, 1), (0, 0, 0, 0))
         return self._add(ConvTranspose((i,), [self.values[i]], self.weights(cin, cout, k, k),
-                                       np.zeros(cout, np.int32), 1, geometry, (0, 0), self.requant(cout, cin * k * k)))
+                                       np.zeros(cout, np.int32), 1, geometry, (0, 0),
+                                       self.requant(cout, cin * k * k)))
 
     def lookup(self, i: int, fn: Callable[[np.ndarray], np.ndarray] = np.tanh) -> int:
         table = np.clip(np.rint(127 * fn((np.arange(256) - 128) / 32)), -128, 127).astype(np.int8)
@@ -263,9 +267,9 @@ class VMBench:
     def run(self, code: bytes, gas_limit: int = 1 << 36) -> tuple[int, float]:
         """(gas used, seconds) of executing `code` as a message to CALLER; raises if it fails."""
         message = Message(gas=gas_limit, to=CALLER, sender=SENDER, value=0, data=b"", code=code)
-        start = time.perf_counter()
+        start = time.process_time()
         computation = self.state.computation_class.apply_message(self.state, message, self.context)
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         computation.raise_if_error()
         return computation.get_gas_used(), seconds
 
@@ -389,13 +393,14 @@ def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpP
 
 
 def _time(fn: Callable, *args) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fit", action="store_true", help="also fit per-op prices at ECRECOVER's gas/s")
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")
     args = parser.parse_args(argv)

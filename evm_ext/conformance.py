@@ -271,7 +271,7 @@ def run(
 ) -> Iterable[Result]:
     """Results of `cases` (in completion order when `jobs` > 1); `explain` diagnoses the non-passing."""
     _cache_trusted_setup()
-    work = [(chunk, vm_name, fixtures, explain) for chunk in _chunks(cases, 16)]
+    work = [(chunk, vm_name, fixtures, explain) for chunk in _chunks(cases, 4)]
     if jobs == 1:
         for item in work:
             yield from _run_chunk(item)

@@ -1,9 +1,9 @@
 """Shared torch helpers of the training scripts: seeding, the training loop, ONNX export and the
 onnxruntime cross-check. Needs the `train` extra (torch, onnxscript); nothing at run time imports it.
 
-Reproducibility: every script seeds torch and numpy, runs single-threaded with deterministic
-algorithms, and shuffles with a seeded generator, so a re-run on the same torch build and CPU
-reproduces the same weights (bitwise equality across CPUs/torch builds is not promised).
+Reproducibility: every script seeds torch (numpy randomness uses explicitly seeded generators), runs
+single-threaded with deterministic algorithms and shuffles with a seeded generator, so a re-run on the
+same torch build and CPU reproduces the same weights (bitwise equality across CPUs is not promised).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -80,12 +79,6 @@ def export_onnx(model: nn.Module, example: np.ndarray, path: Path, *, output_nam
         dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}},
     )
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-
-
-def onnxruntime_outputs(path: Path, x: np.ndarray) -> np.ndarray:
-    """Outputs of the ONNX model at `path` on `x`, run by onnxruntime on CPU (one output)."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
 def classifier_metrics(torch_logits: np.ndarray, ort_logits: np.ndarray, labels: np.ndarray) -> dict:

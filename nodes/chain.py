@@ -13,7 +13,9 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -36,11 +38,14 @@ from evm_ext.vm.forks import INFER_VMS
 from nodes.accounts import DEFAULT_BALANCE, dev_accounts
 from nodes.db import LMDBDatabase
 
+log = logging.getLogger("aievm.node")
+
 DEFAULT_CHAIN_ID = 31337
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
 DEFAULT_FORK = "prague"
 GENESIS_BASE_FEE = 1_000_000_000
 COINBASE = b"\x00" * 20
+RECENT_BLOCKS = 256
 
 _META_CONFIG = b"aievm:config"  # rlp [chain_id, fork]
 _META_STATE = b"aievm:state"  # rlp [pending_state_root, time_offset]
@@ -158,6 +163,9 @@ class DevChain:
         self._tx_builder = self.vm_class.get_transaction_builder()
         self._state_cache: tuple[bytes, bytes, StateAPI] | None = None
         self._warm_account_db = None
+        # The last RECENT_BLOCKS mined blocks, as mined (receipts are usually asked for right away).
+        self._recent_blocks: OrderedDict[bytes, tuple[BlockAPI, tuple[ReceiptAPI, ...]]] = OrderedDict()
+        self._recent_transactions: dict[bytes, tuple[BlockHeaderAPI, int]] = {}
         self._snapshots: dict[int, tuple[bytes, bytes, int]] = {}
         self._next_snapshot = 1
         self.listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
@@ -202,13 +210,18 @@ class DevChain:
         return header if canonical is not None and canonical.hash == header.hash else None
 
     def block(self, header: BlockHeaderAPI) -> BlockAPI:
-        return self.chain.get_block_by_header(header)
+        recent = self._recent_blocks.get(header.hash)
+        return recent[0] if recent else self.chain.get_block_by_header(header)
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
-        return self.chaindb.get_receipts(header, self._receipt_class)
+        recent = self._recent_blocks.get(header.hash)
+        return recent[1] if recent else self.chaindb.get_receipts(header, self._receipt_class)
 
     def transaction_location(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int] | None:
         """(header, index) of a mined transaction on the canonical chain, or None."""
+        recent = self._recent_transactions.get(tx_hash)
+        if recent is not None:
+            return recent
         try:
             number, index = self.chaindb.get_transaction_index(tx_hash)
         except TransactionNotFound:
@@ -307,11 +320,16 @@ class DevChain:
         return 0 if floor is None else floor(SimpleNamespace(data=data), 0, 0)
 
     def mine(
-        self, transactions: Sequence[SignedTransactionAPI] = (), timestamp: int | None = None
+        self,
+        transactions: Sequence[SignedTransactionAPI] = (),
+        timestamp: int | None = None,
+        *,
+        skip_invalid: bool = False,
     ) -> tuple[BlockAPI, tuple[ReceiptAPI, ...], tuple[ComputationAPI, ...]]:
         """Build, execute and commit one block of `transactions` on top of the pending state.
 
-        Raises TransactionRejected (and commits nothing) if any transaction is invalid.
+        An invalid transaction (bad nonce, insufficient funds, no room left in the block) raises
+        TransactionRejected and nothing is committed, or, with skip_invalid, is left out of the block.
         """
         parent = self.head
         if timestamp is None:
@@ -326,20 +344,39 @@ class DevChain:
             self._reuse_account_db(vm.state)
             self._warm_account_db = None  # until this block is committed
             vm.block_preprocessing(vm.get_block())
-            try:
-                filled, receipts, computations = vm.apply_all_transactions(transactions, header)
-            except ValidationError as exc:
-                raise TransactionRejected(str(exc)) from exc
-            block = vm.set_block_transactions_and_withdrawals(vm.get_block(), filled, transactions, receipts)
+            included, receipts, computations = [], [], []
+            for tx in transactions:  # VM.apply_all_transactions, able to leave a transaction out
+                try:  # validation fails before the transaction changes anything
+                    receipt, computation = vm.apply_transaction(header, tx)
+                except ValidationError as exc:
+                    if not skip_invalid:
+                        raise TransactionRejected(str(exc)) from exc
+                    log.warning("left transaction 0x%s out of the block: %s", tx.hash.hex(), exc)
+                    continue
+                header = vm.increment_blob_gas_used(vm.add_receipt_to_header(header, receipt), tx)
+                included.append(tx)
+                receipts.append(receipt)
+                computations.append(computation)
+            block = vm.set_block_transactions_and_withdrawals(vm.get_block(), header, included, receipts)
             block = vm.finalize_block(vm.block_postprocessing(block)).block
             self.chaindb.persist_block(block)
             self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
         self.head = block.header
         self._pending_root = block.header.state_root
         self._warm_account_db = vm.state._account_db
+        self._remember(block, tuple(receipts))
         for listener in self.listeners:
-            listener(block, receipts)
-        return block, receipts, computations
+            listener(block, tuple(receipts))
+        return block, tuple(receipts), tuple(computations)
+
+    def _remember(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
+        self._recent_blocks[block.hash] = (block, receipts)
+        for index, tx in enumerate(block.transactions):
+            self._recent_transactions[tx.hash] = (block.header, index)
+        if len(self._recent_blocks) > RECENT_BLOCKS:
+            _, (old, _) = self._recent_blocks.popitem(last=False)
+            for tx in old.transactions:
+                self._recent_transactions.pop(tx.hash, None)
 
     def _reuse_account_db(self, state: StateAPI) -> None:
         """Give `state` the previous block's account database if it is at the same root.
@@ -402,6 +439,8 @@ class DevChain:
         self.head, self._pending_root, self.time_offset = target, root, offset
         self._state_cache = None
         self._warm_account_db = None
+        self._recent_blocks.clear()
+        self._recent_transactions.clear()
         return True
 
     # Logs

@@ -230,22 +230,9 @@ class RpcHandler:
         return encode.data(tx.hash)
 
     def mine_pool(self) -> None:
-        """Mine the queued transactions into one block, dropping those that became invalid."""
+        """Mine the queued transactions into one block, leaving out those that became invalid."""
         pending, self.pool = self.pool, []
-        while pending:
-            try:
-                self.chain.mine(pending)
-                return
-            except TransactionRejected:
-                pending = [tx for tx in pending if self._applies_alone(tx)]
-        self.chain.mine([])
-
-    def _applies_alone(self, tx: SignedTransactionAPI) -> bool:
-        state = self.chain.state_at(self.chain.head)
-        if state.get_nonce(tx.sender) > tx.nonce:
-            log.warning("dropping transaction %s: nonce too low", tx.hash.hex())
-            return False
-        return True
+        self.chain.mine(pending, skip_invalid=True)
 
     # web3 / net
 

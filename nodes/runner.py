@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 
 from aiohttp import web
@@ -59,14 +60,12 @@ def serve_forever(chain: DevChain, host: str, port: int, block_time: float, on_r
     server = NodeServer(RpcHandler(chain, automine=block_time <= 0), block_time=block_time)
 
     async def main() -> None:
-        runner, bound = await _start(server, host, port)
-        on_ready(f"http://{host}:{bound}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        import signal
-
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        runner, bound = await _start(server, host, port)
+        on_ready(f"http://{host}:{bound}")
         try:
             await stop.wait()
         finally:

@@ -74,7 +74,6 @@ class SolcJs:
         self.cache_key = f"solcjs-{meta['version']}-{size}"
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self.version = ""
 
     def _start(self) -> subprocess.Popen:
         node = shutil.which("node")
@@ -87,7 +86,7 @@ class SolcJs:
         )
         atexit.register(_terminate, proc)
         self._proc = proc
-        self.version = self._read().decode()
+        self._read()  # the server announces itself with solc.version() once soljson is loaded
         return proc
 
     def _read(self) -> bytes:
@@ -102,8 +101,12 @@ class SolcJs:
         with self._lock:
             proc = self._proc if self._proc and self._proc.poll() is None else self._start()
             assert proc.stdin is not None
-            proc.stdin.write(json.dumps(standard_input).encode() + b"\n")
-            proc.stdin.flush()
+            try:
+                proc.stdin.write(json.dumps(standard_input).encode() + b"\n")
+                proc.stdin.flush()
+            except BrokenPipeError:
+                self.close()
+                raise CompilerError("solc-js (node) exited unexpectedly") from None
             return json.loads(self._read())
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from solidity_patch import cache
 from solidity_patch.backends import Backend, get_backend
 from solidity_patch.errors import CompileError, CompilerError
-from solidity_patch.sources import BUILTINS_UNIT, collect_sources, with_builtins
+from solidity_patch.sources import BUILTINS_UNIT, collect_sources, read_text, with_builtins
 from solidity_patch.yul_patch import patch_ir
 
 # Bump when a change here changes the produced artifacts (invalidates the compile cache).
@@ -89,10 +89,7 @@ def compile_file(path: str | Path, **options: Any) -> Compilation:
     """Compile a .sol file. Its unit name is its path relative to `base_path` (default: the cwd if
     the file is under it, else the file's directory), as solc's command line names it."""
     file = Path(path).resolve()
-    try:
-        source = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CompilerError(f"cannot read {path}: {exc.strerror}") from exc
+    source = read_text(file)
     base = Path(options.pop("base_path", None) or _default_base(file)).resolve()
     try:
         name = file.relative_to(base).as_posix()

@@ -16,6 +16,8 @@ import posixpath
 import re
 from pathlib import Path
 
+from solidity_patch.errors import CompilerError
+
 PACKAGE_PREFIX = "aievm/"
 BUILTINS_UNIT = "aievm/builtins.sol"
 BUILTIN_NAMES = ("infer", "modelinfo")
@@ -43,17 +45,28 @@ def resolve_unit_name(importer: str, path: str) -> str:
 
 
 def read_unit(name: str, base_path: Path, include_paths: tuple[Path, ...] = ()) -> str | None:
-    """The content of unit `name`, or None if no file backs it."""
+    """The content of unit `name`, or None if no file backs it (`aievm/` names: this package's files)."""
     if name.startswith(PACKAGE_PREFIX):
-        roots: tuple[Path, ...] = (PACKAGE_DIR,)
-        name = name[len(PACKAGE_PREFIX) :]
+        path = (PACKAGE_DIR / name[len(PACKAGE_PREFIX) :]).resolve()
+        candidates = [path] if path.parent == PACKAGE_DIR and path.suffix == ".sol" else []
     else:
-        roots = (base_path, *include_paths)
-    for root in roots:
-        path = Path(name) if Path(name).is_absolute() else root / name
+        candidates = (
+            [Path(name)] if Path(name).is_absolute() else [r / name for r in (base_path, *include_paths)]
+        )
+    for path in candidates:
         if path.is_file():
-            return path.read_text(encoding="utf-8")
+            return read_text(path)
     return None
+
+
+def read_text(path: Path) -> str:
+    """A source file's text; CompilerError if it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CompilerError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise CompilerError(f"{path} is not UTF-8 text") from None
 
 
 def collect_sources(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from solidity_patch.errors import CompilerError
+
 INFER_OPCODE = 0xC0
 MODELINFO_OPCODE = 0xC1
 
@@ -53,7 +55,10 @@ _SKIP = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
 
 
 def patch_ir(ir: str, builtin_ids: dict[str, int]) -> tuple[str, int]:
-    """Replace the bodies of the builtin functions (name -> AST id) in `ir`; return (ir, count)."""
+    """Replace the bodies of the builtin functions (name -> AST id) in `ir`; return (ir, count).
+
+    Every definition of a builtin's IR function is replaced, or CompilerError is raised: a builtin
+    left with its placeholder body would silently do nothing."""
     wanted = {(name, str(node_id)) for name, node_id in builtin_ids.items()}
     out: list[str] = []
     pos = count = 0
@@ -65,7 +70,9 @@ def patch_ir(ir: str, builtin_ids: dict[str, int]) -> tuple[str, int]:
         arg_names = [a.strip() for a in args.split(",") if a.strip()]
         ret_names = [r.strip() for r in rets.split(",") if r.strip()]
         if len(arg_names) != n_in or len(ret_names) != n_out:
-            raise ValueError(f"unexpected IR signature for builtin {name}: {match.group(0)}")
+            raise CompilerError(
+                f"internal error: unexpected IR signature for builtin {name}: {match.group(0)}"
+            )
         body = template.format(
             op=_OPCODES[name],
             mask=_ADDRESS_MASK,
@@ -78,6 +85,9 @@ def patch_ir(ir: str, builtin_ids: dict[str, int]) -> tuple[str, int]:
         pos = _block_end(ir, match.end() - 1)
         count += 1
     out.append(ir[pos:])
+    defined = sum(len(re.findall(rf"\bfunction\s+fun_{name}_{node_id}\b", ir)) for name, node_id in wanted)
+    if count != defined:
+        raise CompilerError(f"internal error: {defined - count} builtin IR function(s) not recognised")
     return "".join(out), count
 
 
@@ -97,4 +107,4 @@ def _block_end(text: str, open_brace: int) -> int:
             if depth == 0:
                 return i + 1
         i += 1
-    raise ValueError("unbalanced braces in Yul IR")
+    raise CompilerError("internal error: unbalanced braces in the Yul IR")

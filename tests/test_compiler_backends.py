@@ -8,9 +8,10 @@ import stat
 import pytest
 from eth.exceptions import Revert
 
-from solidity_patch import compile_source
-from solidity_patch.backends import default_backend, find_solcjs
+from solidity_patch import CompilerError, compile_source
+from solidity_patch.backends import SolcJs, default_backend, find_solcjs
 from solidity_patch.disasm import code_bytes, data_occurrences, opcode_offsets, strip_metadata
+from solidity_patch.yul_patch import patch_ir
 from tests.compiler_support import Chain
 from tests.test_compiler_builtins import AI_CONTRACT
 
@@ -114,3 +115,34 @@ def test_ai_library_tensor_helpers():
         chain.call(address, abi, "dec32", b"\x00" * 5)
     with pytest.raises(Revert, match="AI: empty tensor"):
         chain.call(address, abi, "argmax8", b"")
+
+
+def test_patch_ir_replaces_every_builtin_definition_or_fails():
+    ir = (
+        "function fun_infer_46(var_m_1, var_x_2_mpos, var_y_3_mpos) -> var_ok_4 {\n"
+        '    /// @src 1:0:10  "function infer(...) {..."\n'
+        "    let z := 0 { } var_ok_4 := z\n"
+        "}\n"
+        "function fun_infer_47(a, b, c) -> d { }\n"
+    )
+    patched, count = patch_ir(ir, {"infer": 46, "modelinfo": 50})
+    assert count == 1
+    assert 'verbatim_5i_1o(hex"c0", and(var_m_1, 0xffffffffffffffffffffffffffffffffffffffff)' in patched
+    assert "add(var_x_2_mpos, 0x20), mload(var_x_2_mpos)" in patched
+    assert "var_ok_4 := success\n}\nfunction fun_infer_47(a, b, c) -> d { }\n" in patched
+    assert "let z" not in patched
+    with pytest.raises(CompilerError, match="unexpected IR signature"):
+        patch_ir("function fun_infer_46(a, b) -> c { }", {"infer": 46})
+    with pytest.raises(CompilerError, match="1 builtin IR function"):
+        patch_ir("function fun_infer_46(a, b, c) { }", {"infer": 46})
+
+
+def test_solcjs_process_is_restarted_after_it_dies():
+    backend = SolcJs()
+    trivial = {"language": "Solidity", "sources": {"a.sol": {"content": "contract A {}"}}, "settings": {}}
+    assert "sources" in backend.compile(trivial)
+    backend._proc.kill()
+    backend._proc.wait()
+    assert "sources" in backend.compile(trivial)
+    backend.close()
+    assert backend._proc is None

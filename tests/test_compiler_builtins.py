@@ -214,3 +214,15 @@ def test_infer_in_created_contracts_and_linked_libraries(model, infer_chain):
     x = bytes(range(100, 116))
     assert infer_chain.call(child, artifacts["Child"]["abi"], "direct", x) == (model.run_bytes(x),)
     assert infer_chain.call(child, artifacts["Child"]["abi"], "predict", x) == (model.run_bytes(x),)
+
+
+def test_cancun_target_runs_on_the_cancun_fork(model):
+    from evm_ext.vm.forks import CancunInferVM
+
+    artifact = compile_source(AI_CONTRACT, evm_version="cancun", use_cache=False)["AIContract"]
+    assert artifact["compiler"]["settings"]["evmVersion"] == "cancun"
+    store = {"code": model_store().runtime, "storage": sealed_storage(model.encode(), b"\x01" * 20)}
+    chain = Chain(CancunInferVM, {MODEL_ADDRESS: store})
+    address = chain.deploy(artifact)
+    x = bytes(range(50, 66))
+    assert chain.call(address, artifact["abi"], "modelInfer", MODEL_ADDRESS, x, 10) == (model.run_bytes(x),)

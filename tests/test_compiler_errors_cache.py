@@ -75,7 +75,10 @@ def test_cli_writes_artifacts_and_reports_errors_without_traceback(tmp_path, mon
     assert "contracts/Bad.sol:3:25" in err and "Traceback" not in err
 
     assert main(["compile", "contracts/Nope.sol"]) == 2
-    assert "cannot read contracts/Nope.sol" in capsys.readouterr().err
+    assert f"cannot read {tmp_path / 'contracts' / 'Nope.sol'}: No such file" in capsys.readouterr().err
+    (tmp_path / "contracts" / "Binary.sol").write_bytes(b"\xff\xfe\x00contract")
+    assert main(["compile", "contracts/Binary.sol"]) == 2
+    assert "Binary.sol is not UTF-8 text" in capsys.readouterr().err
     with pytest.raises(CompilerError, match="solc binary not found"):
         compile_source("contract C {}", solc=tmp_path / "no-solc")
 

@@ -46,12 +46,17 @@ def test_batch_rows_equal_single_samples():
     assert all(model.run_bytes(x[i].tobytes()) == y[i].tobytes() for i in range(8))
 
 
+# Runs the op kernels directly: Model.run itself pins large runs to one BLAS thread.
 _SCRIPT = """
-import hashlib, numpy as np
+import hashlib
+from threadpoolctl import threadpool_info
 from tests.engine_models import synthetic_inputs, synthetic_model
 m = synthetic_model()
-print(hashlib.sha256(m.run(synthetic_inputs(256, seed=9)).tobytes()).hexdigest())
-print(np.__config__.CONFIG["Build Dependencies"]["blas"]["name"])
+values = [synthetic_inputs(256, seed=9)]
+for op in m.ops:
+    values.append(op.run([values[i] for i in op.inputs]))
+print(hashlib.sha256(values[-1].tobytes()).hexdigest())
+print(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
 """
 
 
@@ -62,7 +67,9 @@ def test_identical_with_1_and_2_blas_threads():
         proc = subprocess.run(
             [sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, check=True
         )
-        outs.append(proc.stdout.split()[0])
+        digest, used = proc.stdout.split()
+        assert used == threads
+        outs.append(digest)
     assert outs[0] == outs[1]
     model = synthetic_model()
     assert hashlib.sha256(model.run(synthetic_inputs(256, seed=9)).tobytes()).hexdigest() == outs[0]

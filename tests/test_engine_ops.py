@@ -26,16 +26,17 @@ def _conv_case(kernel=3, stride=1, pads=(1, 1, 1, 1), dilation=1, group=1, cin=4
     return [node("Conv", ["x", "w", "b"], ["y"], **attrs)], {"w": w, "b": rand(RNG, cout)}, (cin, 9, 8)
 
 
-def _convt_case(kernel=4, stride=2, pads=(1, 1, 1, 1), output_padding=(0, 0), cin=4, cout=3):
+def _convt_case(kernel=4, stride=2, pads=(1, 1, 1, 1), output_padding=(0, 0), cin=4, cout=3, group=1):
     attrs = dict(
         kernel_shape=[kernel, kernel],
         strides=[stride, stride],
         pads=list(pads),
         output_padding=list(output_padding),
+        group=group,
     )
     return (
         [node("ConvTranspose", ["x", "w", "b"], ["y"], **attrs)],
-        {"w": rand(RNG, cin, cout, kernel, kernel), "b": rand(RNG, cout)},
+        {"w": rand(RNG, cin, cout // group, kernel, kernel), "b": rand(RNG, cout)},
         (cin, 5, 6),
     )
 
@@ -50,6 +51,13 @@ CASES = [
         "gemm",
         [node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
         {"w": rand(RNG, 7, 20), "b": rand(RNG, 7)},
+        (20,),
+        1.5,
+    ),
+    (
+        "gemm_alpha_beta_row_bias",
+        [node("Gemm", ["x", "w", "b"], ["y"], alpha=0.5, beta=2.0)],
+        {"w": rand(RNG, 20, 7), "b": rand(RNG, 1, 7)},
         (20,),
         1.5,
     ),
@@ -72,6 +80,7 @@ CASES = [
     ("conv_groups", *_conv_case(group=2), 1.5),
     ("conv_depthwise", *_conv_case(group=4, cin=4, cout=8), 1.5),
     ("conv_transpose", *_convt_case(), 1.5),
+    ("conv_transpose_groups", *_convt_case(cin=4, cout=6, group=2), 1.5),
     (
         "conv_transpose_outpad",
         *_convt_case(kernel=3, stride=2, pads=(0, 1, 1, 0), output_padding=(1, 1)),
@@ -214,7 +223,7 @@ CASES = [
             "b2": rand(RNG, 5),
         },
         (6, 6, 3),
-        1.5,
+        2.5,
     ),
 ]
 
@@ -233,6 +242,23 @@ def test_fusions_leave_one_op():
     rq = model.ops[0].requant
     assert rq.lo == rq.zero_point  # real 0
     assert abs((rq.hi - rq.zero_point) * rq.scale - 6.0) <= rq.scale
+
+
+def test_grouped_conv_transpose_batchnorm_folds():
+    nodes = [
+        node("ConvTranspose", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2], group=2),
+        node("BatchNormalization", ["c", "g", "be", "mu", "var"], ["y"]),
+    ]
+    inits = {
+        "w": rand(RNG, 4, 3, 3, 3),
+        "g": rand(RNG, 6) + 1,
+        "be": rand(RNG, 6),
+        "mu": rand(RNG, 6),
+        "var": np.abs(rand(RNG, 6)) + 0.5,
+    }
+    model, err = quantization_error(onnx_model(nodes, inits, (4, 3, 3)), (4, 3, 3))
+    assert [c.kind for c in model.op_costs()] == ["conv_transpose"] and model.output_shape == (6, 7, 7)
+    assert err <= 1.5
 
 
 def test_fused_graphs_have_expected_ops():

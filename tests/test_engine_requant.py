@@ -73,7 +73,7 @@ def test_add_hand_values():
     # (a - 1) * 0.5 + (b + 2) * 0.25 with output zero point 3: M = (2**30, 2**29), s = 31
     a = np.array([5, -128, 127], np.int8)
     b = np.array([2, 127, -128], np.int8)
-    got = add(a, b, (1, -2), (1 << 30, 1 << 29), 31, 3, -128, 127)
+    got = add(a, b, (1, -2), (1 << 30, 1 << 29), Requantizer(np.int64(1), np.int64(31), 3, -128, 127, ()))
     # 2 + 1 + 3 = 6;  -64.5 + 32.25 = -32.25 -> -32, + 3 = -29;  63 - 31.5 = 31.5 -> 32 (tie up), + 3 = 35
     assert got.tolist() == [6, -29, 35]
 

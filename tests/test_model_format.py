@@ -171,16 +171,11 @@ print(json.dumps(stats))
 
 
 def test_fuzzed_model_files_never_crash(tmp_path):
-    from tests.test_model_shipped import converted
-
-    paths = []
-    for name, data in (
-        ("synthetic", synthetic_model().encode()),
-        ("argmax", synthetic_model(3, "argmax").encode()),
-        ("cnn", converted("mnist_cnn").encode()),
-    ):
+    """700 mutations of each of: the committed MNIST MLP and CNN files and two synthetic all-op models."""
+    paths = [ROOT / "models/mnist_mlp/mnist_mlp.aiem", ROOT / "models/mnist_cnn/mnist_cnn.aiem"]
+    for name, model in (("synthetic", synthetic_model()), ("argmax", synthetic_model(3, "argmax"))):
         paths.append(tmp_path / f"{name}.aiem")
-        paths[-1].write_bytes(data)
+        paths[-1].write_bytes(model.encode())
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-c", _FUZZ, *map(str, paths)],
@@ -193,7 +188,7 @@ def test_fuzzed_model_files_never_crash(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     stats = json.loads(proc.stdout)
     assert stats["failures"] == []
-    assert stats["rejected"] + stats["decoded"] == 2100
+    assert stats["rejected"] + stats["decoded"] == 2800
     assert stats["rejected"] >= 500 and stats["decoded"] >= 50
     assert stats["maxrss_kb"] < 1 << 20  # < 1 GiB peak
 
@@ -219,3 +214,8 @@ def test_huge_padding_is_a_workspace_limit_not_an_allocation():
     assert op.out.shape == (1, 1, 1)
     with pytest.raises(ModelFormatError, match="workspace"):
         decode_model(Model(src, [op]).encode())
+
+
+def test_total_value_elements_limited(raw):
+    with pytest.raises(ModelFormatError, match="values exceed 2000 elements"):
+        decode_model(raw, Limits(max_total_elements=2000))

@@ -22,9 +22,11 @@ from evm_ext.contracts import (
     write_calldata,
     write_gas,
 )
+from evm_ext.vm.bytecode import init_code
 from evm_ext.vm.forks import CancunInferVM, PragueInferVM
 from evm_ext.vm.model_store import MODEL_STORE_CODE_HASH
-from tests.vm_fixtures import SENDER, InferChain
+from tests.test_vm_infer import MNIST_MLP, _inputs
+from tests.vm_fixtures import SENDER, InferChain, infer_probe, parse_probe
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(1000))  # 31 full words + 8 bytes
 
@@ -102,6 +104,16 @@ def test_owner_only_aligned_and_immutable_after_seal():
     assert chain.state.get_storage(store, DATA_BASE) == int.from_bytes(DATA[:32], "big")
 
 
+def test_only_the_owner_writes():
+    chain = InferChain(PragueInferVM)
+    store = chain.deploy(model_store().bytecode)
+    _call(chain, store, "setOwner(address)", ["address"], [b"\x42" * 20])
+    _, computation = chain.send(store, write_calldata(0, DATA))
+    assert computation.is_error
+    assert computation.output[:4] == function_signature_to_4byte_selector("NotOwner()")
+    assert chain.state.get_storage(store, DATA_BASE) == 0
+
+
 def test_upload_plan_splits_on_aligned_offsets_within_budget():
     data = bytes(range(256)) * 40  # 10240 bytes = 320 words
     plan = upload_plan(data, 1_000_000)
@@ -113,3 +125,17 @@ def test_upload_plan_splits_on_aligned_offsets_within_budget():
         upload_plan(data, 80_000)
     with pytest.raises(ValueError, match="empty"):
         upload_plan(b"", 1_000_000)
+
+
+def test_uploaded_mnist_mlp_runs_in_infer():
+    """The whole path: deploy, upload the shipped model with the plan, seal within the bound, INFER."""
+    raw = MNIST_MLP.encode()
+    chain = InferChain(PragueInferVM)
+    store = _upload(chain, raw, budget=10_000_000)
+    assert chain.state.get_storage(store, HASH_SLOT).to_bytes(32, "big") == MNIST_MLP.hash
+    probe = chain.deploy(init_code(infer_probe(store, 784, 10)))
+    sample = _inputs(MNIST_MLP, 1, seed=5)[0]
+    _, computation = chain.send(probe, sample)
+    success, _, output = parse_probe(computation.output)
+    assert (success, output) == (1, MNIST_MLP.run_bytes(sample))
+

@@ -94,8 +94,8 @@ def infer_probe(model: bytes, in_size: int, out_size: int, out_offset: int = OUT
 
 def modelinfo_probe(model: bytes) -> bytes:
     """Returns [MODELINFO(model), gas used by MODELINFO]."""
-    return assemble("GAS", model, "MODELINFO", "GAS", "SWAP1", 0, "MSTORE", "SWAP1", "SUB", 3 + 2, "SWAP1", "SUB",
-                    32, "MSTORE", 64, 0, "RETURN")
+    return assemble("GAS", model, "MODELINFO", "GAS", "SWAP1", 0, "MSTORE",
+                    "SWAP1", "SUB", 3 + 2, "SWAP1", "SUB", 32, "MSTORE", 64, 0, "RETURN")
 
 
 def static_caller(target: bytes) -> bytes:

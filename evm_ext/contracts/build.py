@@ -53,7 +53,8 @@ def build_artifact() -> dict:
     result = json.loads(proc.stdout)
     errors = [e for e in result["output"].get("errors", []) if e["severity"] == "error"]
     if errors:
-        raise AievmError("ModelStore.sol does not compile:\n" + "\n".join(e["formattedMessage"] for e in errors))
+        messages = "\n".join(e["formattedMessage"] for e in errors)
+        raise AievmError(f"ModelStore.sol does not compile:\n{messages}")
     contract = result["output"]["contracts"]["ModelStore.sol"]["ModelStore"]
     runtime = bytes.fromhex(contract["evm"]["deployedBytecode"]["object"])
     return {

@@ -148,7 +148,7 @@ def _inspect(args: argparse.Namespace) -> None:
             f"{op.params:,}",
             f"{cost.macs:,}",
         )
-    console = Console()
+    console = Console(width=max(Console().width, 110))  # pipes default to 80 columns
     console.print(table)
     console.print(
         f"parameters {model.params:,}   MACs/sample {sum(c.macs for c in model.op_costs()):,}   "

@@ -108,6 +108,20 @@ def _auto_pad(a: dict) -> str:
     return mode.decode() if isinstance(mode, bytes) else mode
 
 
+def _swap_group_axes(w: np.ndarray, groups: int) -> np.ndarray:
+    """ConvTranspose weight (Cin, Cout/G, kh, kw) <-> output-major (Cout, Cin/G, kh, kw); an involution.
+
+    The IR keeps every conv weight output-major, so BatchNorm folding and per-output-channel
+    quantization use axis 0 for all of them.
+    """
+    a, b = w.shape[:2]
+    return (
+        w.reshape(groups, a // groups, b, *w.shape[2:])
+        .swapaxes(1, 2)
+        .reshape(groups * b, a // groups, *w.shape[2:])
+    )
+
+
 def _label(node: onnx.NodeProto) -> str:
     return f"{node.op_type} node {node.name or node.output[0]!r}"
 
@@ -218,12 +232,10 @@ class _Builder:
                 raise ConversionError(f"{_label(node)}: only x @ W(+C) with a constant W is supported")
             w = (w if a.get("transB", 0) else w.T) * a.get("alpha", 1.0)
             c = self.const(node.input[2]) if len(node.input) > 2 else None
-            b = (
-                np.broadcast_to(c * a.get("beta", 1.0), (w.shape[0],))
-                if c is not None
-                else np.zeros(w.shape[0])
-            )
-            self.emit("fc", node, [x], weight=w, bias=np.array(b, np.float64))
+            if c is not None and c.size not in (1, w.shape[0]):
+                raise ConversionError(f"{_label(node)}: C must be a per-output-channel constant")
+            b = np.zeros(w.shape[0]) if c is None else np.broadcast_to(c.reshape(-1), w.shape[:1])
+            self.emit("fc", node, [x], weight=w, bias=np.array(b, np.float64) * a.get("beta", 1.0))
         elif t == "MatMul" and self.const(node.input[1]) is not None and self.const(node.input[1]).ndim == 2:
             w = self.const(node.input[1]).T
             self.emit("fc", node, [x], weight=w, bias=np.zeros(w.shape[0]))
@@ -303,8 +315,13 @@ class _Builder:
                 raise ConversionError(f"{_label(node)}: only 2-D windows are supported")
             return pads
         begin, end = [], []
-        for size, k, s, d in zip(self.cal.shape[node.input[0]][1:], kernel, a.get("strides", (1, 1)),
-                                 a.get("dilations", (1, 1)), strict=True):
+        for size, k, s, d in zip(
+            self.cal.shape[node.input[0]][1:],
+            kernel,
+            a.get("strides", (1, 1)),
+            a.get("dilations", (1, 1)),
+            strict=True,
+        ):
             total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
             small, big = total // 2, total - total // 2
             begin.append(small if mode == "SAME_UPPER" else big)
@@ -340,12 +357,7 @@ class _Builder:
     def fold_batchnorm(self, node: onnx.NodeProto, op: IrOp, a: dict) -> None:
         gamma, beta, mean, var = (np.asarray(self.const(n), np.float64) for n in node.input[1:5])
         k = gamma / np.sqrt(var + a.get("epsilon", 1e-5))
-        axis = 1 if op.kind == "convt" else 0
-        shape = [1] * op.weight.ndim
-        shape[axis] = -1
-        if op.kind == "convt" and op.attrs["group"] > 1:
-            raise ConversionError(f"{_label(node)}: cannot fold into a grouped ConvTranspose")
-        op.weight = op.weight * k.reshape(shape)
+        op.weight = op.weight * k.reshape((-1,) + (1,) * (op.weight.ndim - 1))
         op.bias = (op.bias - mean) * k + beta
         self.rename(op, node)
 
@@ -383,7 +395,7 @@ class _Builder:
             kind,
             node,
             [node.input[0]],
-            weight=np.asarray(w, np.float64),
+            weight=np.asarray(w if kind == "conv" else _swap_group_axes(w, group), np.float64),
             bias=np.zeros(cout) if c is None else np.asarray(c, np.float64),
             attrs=attrs,
         )
@@ -441,12 +453,7 @@ class _Quantizer:
         if kind in ("fc", "conv", "convt"):
             scale, zp = self.qparams(name)
             clamp = self.clamp(op.act, scale, zp)
-            axis = 1 if kind == "convt" else 0
-            if (
-                kind == "convt" and op.attrs["group"] > 1
-            ):  # ONNX weight (Cin, Cout/G, ...): channels per group
-                raise ConversionError(f"{label}: grouped ConvTranspose is not supported by the converter")
-            w, b, rq = quantize_weights(op.weight, op.bias, x.scale, scale, zp, clamp, axis, label)
+            w, b, rq = quantize_weights(op.weight, op.bias, x.scale, scale, zp, clamp, label)
             if kind == "fc":
                 self.push(name, FullyConnected, op.inputs, weight=w, bias=b, requant=rq)
                 return
@@ -467,7 +474,7 @@ class _Quantizer:
                     name,
                     ConvTranspose,
                     op.inputs,
-                    weight=w,
+                    weight=_swap_group_axes(w, op.attrs["group"]),
                     bias=b,
                     groups=op.attrs["group"],
                     geometry=geometry,
@@ -574,9 +581,7 @@ class _Quantizer:
         grid = ((np.arange(256) - 128 - x.zero_point) * x.scale).astype(np.float32)
         live = op.inputs[0]
         inits = [
-            numpy_helper.from_array(np.asarray(self.consts[n]), n)
-            for n in node.input
-            if n and n != live
+            numpy_helper.from_array(np.asarray(self.consts[n]), n) for n in node.input if n and n != live
         ]
         graph = helper.make_graph(
             [node],

@@ -27,9 +27,10 @@ class Limits:
     max_rank: int = 6
     max_dim: int = 1 << 16
     max_elements: int = 1 << 22  # per value
+    max_total_elements: int = 1 << 24  # all values of the graph (int8 bytes alive during a run)
     max_params: int = 1 << 24  # weights + biases, whole model
     max_macs: int = 1 << 30  # whole model
-    max_workspace: int = 1 << 24  # temporaries of one op
+    max_workspace: int = 1 << 22  # elements of the temporaries of one op (padded input, im2col, ...)
 
 
 DEFAULT_LIMITS = Limits()
@@ -69,6 +70,7 @@ def decode_graph(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Value, l
     r.check(1 <= n_ops <= limits.max_ops, f"op count {n_ops} not in [1, {limits.max_ops}]", at)
     values, ops = [source], []
     params = macs = 0
+    total = source.size
     for index in range(n_ops):
         at = r.pos
         kind = r.u8("op kind")
@@ -89,7 +91,8 @@ def decode_graph(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Value, l
             raise r.fail(f"op {index} ({cls.kind.name.lower()}): {exc}", at) from None
         _check_value(r, op.out, limits, at, f"op {index} output")
         r.check(op.workspace <= limits.max_workspace, f"op {index}: workspace {op.workspace} over limit", at)
-        params, macs = params + op.params, macs + op.macs
+        params, macs, total = params + op.params, macs + op.macs, total + op.out.size
+        r.check(total <= limits.max_total_elements, f"values exceed {limits.max_total_elements} elements", at)
         r.check(params <= limits.max_params, f"model has over {limits.max_params} parameters", at)
         r.check(macs <= limits.max_macs, f"model needs over {limits.max_macs} MACs per sample", at)
         values.append(op.out)

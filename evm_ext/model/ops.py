@@ -80,6 +80,8 @@ class Requant:
     shift: np.ndarray  # uint8, each in [1, 62]
 
     def __post_init__(self) -> None:
+        _require_dtype(self.m, np.uint32, "multipliers")
+        _require_dtype(self.shift, np.uint8, "shifts")
         _require(INT8_MIN <= self.lo <= self.hi <= INT8_MAX, f"clamp range [{self.lo}, {self.hi}] invalid")
         _require(
             bool(np.all((self.m >= M_MIN) & (self.m < M_LIMIT))), "requant multiplier not in [2^30, 2^31)"
@@ -118,6 +120,13 @@ class Requant:
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _require_dtype(array: np.ndarray, dtype: type[np.generic], what: str) -> None:
+    """Stored arrays keep their exact wire type, so encoding never converts (and never changes) them."""
+    _require(
+        isinstance(array, np.ndarray) and array.dtype == dtype, f"{what} must be a {np.dtype(dtype)} array"
+    )
 
 
 def _read_pair(r: Reader, what: str) -> tuple[int, int]:
@@ -165,6 +174,7 @@ class FullyConnected(Op):
         bias: np.ndarray,
         requant: Requant,
     ) -> None:
+        _check_params(weight, bias)
         (x,) = ins
         _require(len(x.shape) == 1, f"fully_connected needs a rank-1 input, got shape {x.shape}")
         _require(weight.ndim == 2 and weight.shape[1] == x.shape[0], "weight shape does not match input")
@@ -215,6 +225,11 @@ def _write_geometry(w: Writer, g: conv.Geometry, dilated: bool = True) -> None:
         w.u16(v)
 
 
+def _check_params(weight: np.ndarray, bias: np.ndarray) -> None:
+    _require_dtype(weight, np.int8, "weight")
+    _require_dtype(bias, np.int32, "bias")
+
+
 def _check_geometry(g: conv.Geometry, x: Value) -> int:
     """Validate a window op's geometry; return the elements of its padded input (a temporary)."""
     _require(len(x.shape) == 3, f"expects a (C, H, W) input, got shape {x.shape}")
@@ -239,6 +254,7 @@ class Conv(Op):
         geometry: conv.Geometry,
         requant: Requant,
     ) -> None:
+        _check_params(weight, bias)
         (x,) = ins
         padded = _check_geometry(geometry, x)
         cin, h, w = x.shape
@@ -316,6 +332,7 @@ class ConvTranspose(Op):
         output_padding: tuple[int, int],
         requant: Requant,
     ) -> None:
+        _check_params(weight, bias)
         (x,) = ins
         _check_geometry(geometry, x)
         cin, h, w = x.shape
@@ -411,7 +428,7 @@ def _batched(x: np.ndarray, rank: int) -> np.ndarray:
 
 
 class Add(Op):
-    """z = round_shift((a - za) * Ma + (b - zb) * Mb, s) + zo, clamped; per-sample shapes broadcast."""
+    """z = clamp(((a - za) * Ma + (b - zb) * Mb + 2**(s-1)) >> s + zo); per-sample shapes broadcast."""
 
     kind = OpKind.ADD
     arity = 2
@@ -444,6 +461,7 @@ class Add(Op):
         )
         self.out = Value(shape, scale, zero_point)
         self._zps = (ins[0].zero_point, ins[1].zero_point)
+        self._rq = Requantizer(np.int64(1), np.int64(shift), zero_point, lo, hi, ())
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:
@@ -472,10 +490,7 @@ class Add(Op):
             _batched(xs[1], rank),
             self._zps,
             self.multipliers,
-            self.shift,
-            self.out.zero_point,
-            self.lo,
-            self.hi,
+            self._rq,
         )
 
 
@@ -513,8 +528,9 @@ class Lookup(Op):
     def __init__(
         self, inputs: tuple[int, ...], ins: list[Value], scale: float, zero_point: int, table: np.ndarray
     ) -> None:
+        _require_dtype(table, np.int8, "lookup table")
         _require(table.shape == (256,), "lookup table must have 256 entries")
-        self.inputs, self.table = inputs, table.astype(np.int8)
+        self.inputs, self.table = inputs, table
         self.out = Value(ins[0].shape, scale, zero_point)
 
     @classmethod
@@ -699,6 +715,7 @@ class Softmax(Op):
     def __init__(self, inputs: tuple[int, ...], ins: list[Value], axis: int, table: np.ndarray) -> None:
         (x,) = ins
         _require(axis < len(x.shape), f"axis {axis} out of range for rank {len(x.shape)}")
+        _require_dtype(table, np.uint32, "softmax table")
         _require(
             table.shape == (256,)
             and int(table[0]) == softmax.SOFTMAX_ONE

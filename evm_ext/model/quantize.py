@@ -41,16 +41,14 @@ def quantize_weights(
     out_scale: float,
     out_zero_point: int,
     clamp: tuple[int, int],
-    channel_axis: int,
     what: str,
 ) -> tuple[np.ndarray, np.ndarray, Requant]:
-    """Symmetric per-output-channel int8 weights, int32 bias (scale s_in * s_w[c]) and their Requant."""
-    axes = tuple(i for i in range(weight.ndim) if i != channel_axis)
-    w_scale = np.abs(weight).max(axis=axes) / 127.0
+    """Output-major weights (C, ...) -> per-channel int8, int32 bias (scale s_in * s_w[c]) and Requant."""
+    w_scale = np.abs(weight).reshape(len(weight), -1).max(axis=1) / 127.0
     w_scale[w_scale == 0] = 1.0
-    shape = [1] * weight.ndim
-    shape[channel_axis] = -1
-    w_q = np.clip(np.rint(weight / w_scale.reshape(shape)), -127, 127).astype(np.int8)
+    w_q = np.clip(np.rint(weight / w_scale.reshape((-1,) + (1,) * (weight.ndim - 1))), -127, 127).astype(
+        np.int8
+    )
     b = np.rint(bias.astype(np.float64) / (in_scale * w_scale))
     if np.abs(b).max(initial=0) >= 2**31:
         raise ConversionError(f"{what}: bias does not fit int32 at this input scale")

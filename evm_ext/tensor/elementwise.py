@@ -17,22 +17,15 @@ def add(
     b: np.ndarray,
     zero_points: tuple[int, int],
     multipliers: tuple[int, int],
-    shift: int,
-    zero_point: int,
-    lo: int,
-    hi: int,
+    requant: Requantizer,
 ) -> np.ndarray:
-    """round_shift((a - za) * Ma + (b - zb) * Mb, s) + zo, clamped to [lo, hi].
+    """requant((a - za) * Ma + (b - zb) * Mb) with a unit-multiplier requantizer (the shared shift).
 
     Ma, Mb < 2**31 and |x - z| <= 255, so the int64 sum stays below 2**41.
     """
     acc = (a.astype(np.int64) - zero_points[0]) * multipliers[0]
     acc = acc + (b.astype(np.int64) - zero_points[1]) * multipliers[1]
-    acc += (1 << (shift - 1)) + (zero_point << shift)
-    acc >>= shift
-    np.maximum(acc, lo, out=acc)
-    np.minimum(acc, hi, out=acc)
-    return acc.astype(np.int8)
+    return requant(acc)
 
 
 def mul(a: np.ndarray, b: np.ndarray, zero_points: tuple[int, int], requant: Requantizer) -> np.ndarray:

@@ -39,13 +39,6 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return m, s
 
 
-def round_shift(value: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
-    """floor((value + 2**(shift-1)) / 2**shift) for int64 `value` (modified in place and returned)."""
-    value += np.left_shift(np.int64(1), np.asarray(shift, dtype=np.int64) - 1)
-    value >>= shift
-    return value
-
-
 class Requantizer:
     """Per-channel requantization parameters, pre-shaped to broadcast against the accumulators."""
 
@@ -61,7 +54,7 @@ class Requantizer:
         self.lo, self.hi = lo, hi
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
-        """int64 accumulators (consumed) -> int8: round_shift(acc * M, s) + zero_point, clamped."""
+        """int64 accumulators (consumed) -> int8: ((acc * M + 2**(s-1)) >> s) + zero_point, clamped."""
         acc *= self.m
         acc += self.half
         acc >>= self.shift

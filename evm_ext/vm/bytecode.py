@@ -35,3 +35,11 @@ def push(value: int | bytes) -> bytes:
 def assemble(*items: str | int | bytes) -> bytes:
     """Bytecode of `items`: mnemonics, ints and bytes to push."""
     return b"".join(bytes([opcode(item)]) if isinstance(item, str) else push(item) for item in items)
+
+
+def init_code(runtime: bytes) -> bytes:
+    """Creation code that deploys `runtime` as is (CODECOPY of the bytes that follow it, then RETURN)."""
+    if len(runtime) >= 1 << 16:
+        raise ValueError("runtime code too large")
+    head = assemble(len(runtime).to_bytes(2, "big"), "DUP1", 12, 0, "CODECOPY", 0, "RETURN")
+    return head + runtime

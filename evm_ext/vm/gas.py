@@ -38,7 +38,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OpPrice:
-    """Milligas of one op: `base` once, plus `mac` per multiply-accumulate and `element` per output element."""
+    """Milligas of one op: `base` once, `mac` per multiply-accumulate, `element` per output element."""
 
     base: int
     mac: int

@@ -52,15 +52,29 @@ def read_model_bytes(state: StateAPI, address: Address, length: int) -> bytes:
 
 def load_model(state: StateAPI, header: ModelHeader) -> Model | None:
     """The decoded model, or None if its bytes do not hash to the recorded keccak-256 or do not decode."""
-    key = (header.address, MODEL_STORE_CODE_HASH, header.recorded_hash, header.length)
+    key = (header.address, MODEL_STORE_CODE_HASH, _committed_storage_root(state, header.address),
+           header.recorded_hash, header.length)
     model = MODEL_CACHE.lookup(key)
     if model is ABSENT:
-        model = _decode_verified(read_model_bytes(state, header.address, header.length), header.recorded_hash)
+        raw = read_model_bytes(state, header.address, header.length)
+        model = verify_and_decode(raw, header.recorded_hash)
         MODEL_CACHE.store(key, model)
     return model
 
 
-def _decode_verified(raw: bytes, recorded_hash: bytes) -> Model | None:
+def _committed_storage_root(state: StateAPI, address: Address) -> bytes:
+    """The account's storage root as last committed (py-evm updates it when the block's state root is made).
+
+    With the recorded hash it pins the bytes: after sealing, ModelStore storage never changes, and the
+    sealing write set is covered by the recorded keccak-256, so a stale root cannot alias other bytes; a
+    genesis whose recorded hash does not match its bytes has its own root, so it cannot alias a valid one.
+    py-evm exposes this only on its account database (pinned py-evm version).
+    """
+    return state._account_db._get_storage_root(address)
+
+
+def verify_and_decode(raw: bytes, recorded_hash: bytes) -> Model | None:
+    """The model encoded by `raw`, or None if keccak(raw) is not `recorded_hash` or `raw` does not decode."""
     if keccak(raw) != recorded_hash:
         return None
     try:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from models import dataset, training
+from models.build import float_outputs
 from models.dcgan.sampling import CALIBRATION_SEED, LATENT, SAMPLES_SEED, latents, save_grid, to_pixels
 from models.metrics import update_metrics
 
@@ -94,7 +95,7 @@ def main() -> None:
     sample_z = latents(64, SAMPLES_SEED)
     training.export_onnx(gen, sample_z[:1], onnx_path, output_name="image")
     torch_images = training.torch_outputs(gen, sample_z)
-    ort_images = training.onnxruntime_outputs(onnx_path, sample_z)
+    ort_images = float_outputs(onnx_path, sample_z)
     save_grid(to_pixels(torch_images), HERE / "samples.png")
     metrics = {
         "params": training.count_params(gen),

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from models import dataset, training
+from models.build import float_outputs
 from models.metrics import update_metrics
 
 HERE = Path(__file__).resolve().parent
@@ -77,11 +78,11 @@ def main() -> None:
     metrics = {"params": training.count_params(model), "train_seconds": round(seconds, 1)}
     onnx_path = HERE / "mnist_mlp.onnx"
     training.export_onnx(model, x_test[:1], onnx_path, output_name="logits")
-    ort_logits = training.onnxruntime_outputs(onnx_path, x_test)
+    ort_logits = float_outputs(onnx_path, x_test)
     metrics.update(training.classifier_metrics(logits, ort_logits, test_labels))
     dynamo_path = HERE / "mnist_mlp_dynamo.onnx"
     export_dynamo(model, x_test[:1], dynamo_path)
-    dynamo_logits = training.onnxruntime_outputs(dynamo_path, x_test)
+    dynamo_logits = float_outputs(dynamo_path, x_test)
     dynamo = training.classifier_metrics(logits, dynamo_logits, test_labels)
     metrics.update({f"dynamo_{k}": v for k, v in dynamo.items() if k.startswith("onnxruntime")})
     update_metrics(HERE / "metrics.json", "float", metrics)
