@@ -95,6 +95,46 @@ def pack(layers: list[Int8Layer]) -> tuple[list[tuple], list[int]]:
     return table, words
 
 
+def plan_layers(model) -> list[Int8Layer]:
+    """The Int8Net layers of a decoded model (a chain of FullyConnected, Conv, MaxPool and Reshape ops)."""
+    from evm_ext.model.ops import Conv, FullyConnected, MaxPool, Reshape
+    from evm_ext.tensor.linear import fold_input_zero_point
+
+    layers, x = [], model.source
+    for index, op in enumerate(model.ops):
+        if op.inputs != (index,):
+            raise BaselineUnsupportedError("the Solidity baseline runs chains only (each op reads the previous)")
+        if isinstance(op, Reshape):
+            x = op.out  # flat row-major storage: a reshape moves nothing
+            continue
+        chw = x.shape if len(x.shape) == 3 else (x.shape[0], 1, 1)
+        common = dict(cin=chw[0], h=chw[1], w=chw[2], zp_in=x.zero_point)
+        if isinstance(op, FullyConnected | Conv):
+            rq = op.requant
+            axes = tuple(range(1, op.weight.ndim))
+            common.update(
+                zp_out=rq.zero_point, lo=rq.lo, hi=rq.hi, weight=op.weight.reshape(op.weight.shape[0], -1),
+                bias=fold_input_zero_point(op.weight, op.bias, x.zero_point, axes), m=rq.m, s=rq.shift,
+            )
+        if isinstance(op, FullyConnected):
+            layers.append(Int8Layer(kind=FC, cout=op.out.shape[0], **common))
+        elif isinstance(op, Conv | MaxPool):
+            if isinstance(op, Conv) and op.groups != 1:
+                raise BaselineUnsupportedError("the Solidity baseline has no grouped convolution")
+            g = op.geometry
+            layers.append(
+                Int8Layer(
+                    kind=CONV if isinstance(op, Conv) else MAXPOOL, cout=op.out.shape[0], oh=op.out.shape[1],
+                    ow=op.out.shape[2], kernel=g.kernel, stride=g.stride, dilation=g.dilation, pad=g.pads[:2],
+                    **common,
+                )
+            )
+        else:
+            raise BaselineUnsupportedError(f"the Solidity baseline has no {type(op).__name__} op")
+        x = op.out
+    return layers
+
+
 @cache
 def artifact() -> tuple[list, bytes]:
     """(abi, init code) of Int8Net, compiled with the project's compiler (solidity_patch)."""

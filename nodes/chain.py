@@ -238,7 +238,7 @@ class DevChain:
         if cached is not None and cached[0] == header.hash and cached[1] == root:
             return cached[2]
         exec_header = header.copy(state_root=root, base_fee_per_gas=0)
-        prev_hashes = self.vm_class.get_prev_hashes(header.hash, self.chaindb)
+        prev_hashes = self.vm_class.get_prev_hashes(header.parent_hash, self.chaindb)
         state = self.vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
         self._state_cache = (header.hash, root, state)
         return state
@@ -512,7 +512,7 @@ def open_chain(data_dir: str | None, **options) -> DevChain:
         import tempfile
 
         tmp = tempfile.TemporaryDirectory(prefix="aievm-mem-")
-        db = LMDBDatabase(tmp.name, sync=False)
+        db = LMDBDatabase(tmp.name)
         db._tmp = tmp  # removed when the database object goes away
     else:
         db = LMDBDatabase(data_dir)

@@ -31,6 +31,7 @@ from nodes.rpc import (
 
 log = logging.getLogger("aievm.node")
 
+FLUSH_SECONDS = 1.0
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a model chunk of a full 30M-gas block fits with room to spare
 
 
@@ -82,6 +83,14 @@ class _Subscriptions:
         return out
 
 
+async def _send_quietly(send: Callable[[str], Awaitable[None]], text: str) -> None:
+    """Send a notification; a client that went away meanwhile is not an error."""
+    try:
+        await send(text)
+    except (ConnectionError, RuntimeError):
+        pass
+
+
 def _notification(sub_id: str, result: Any) -> str:
     params = {"subscription": sub_id, "result": result}
     return _dumps({"jsonrpc": "2.0", "method": "eth_subscription", "params": params})
@@ -96,10 +105,10 @@ class NodeServer:
         self.connections: set[_Subscriptions] = set()
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.app.router.add_route("*", "/", self.serve)
-        self.app.on_startup.append(self._start_miner)
-        self.app.on_cleanup.append(self._stop_miner)
+        self.app.on_startup.append(self._start_tasks)
+        self.app.on_cleanup.append(self._stop_tasks)
         handler.chain.listeners.append(self._on_block)
-        self._miner: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -156,15 +165,22 @@ class NodeServer:
     def _on_block(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for subscriptions in list(self.connections):
             for text in subscriptions.notifications(self.handler, block, receipts):
-                asyncio.ensure_future(subscriptions.send(text))
+                asyncio.ensure_future(_send_quietly(subscriptions.send, text))
 
-    async def _start_miner(self, app: web.Application) -> None:
+    async def _start_tasks(self, app: web.Application) -> None:
+        self._tasks.append(asyncio.create_task(self._flush_every()))
         if self.block_time > 0:
-            self._miner = asyncio.create_task(self._mine_every())
+            self._tasks.append(asyncio.create_task(self._mine_every()))
 
-    async def _stop_miner(self, app: web.Application) -> None:
-        if self._miner is not None:
-            self._miner.cancel()
+    async def _stop_tasks(self, app: web.Application) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def _flush_every(self) -> None:
+        """fsync the database once a second (commits themselves do not wait for the disk)."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.handler.chain.db.flush()
 
     async def _mine_every(self) -> None:
         while True:

@@ -41,6 +41,10 @@ contract Counter {
     function fail() external pure {
         revert("nope");
     }
+
+    function context() external view returns (uint256 number, bytes32 parentHash, uint256 timestamp) {
+        return (block.number, blockhash(block.number - 1), block.timestamp);
+    }
 }
 """
 

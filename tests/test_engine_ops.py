@@ -261,6 +261,28 @@ def test_grouped_conv_transpose_batchnorm_folds():
     assert err <= 1.5
 
 
+def test_legacy_view_flatten_shape_arithmetic():
+    """torch's x.view(x.size(0), -1): Shape, Gather, Unsqueeze, Concat, Reshape become one reshape."""
+    nodes = [
+        node("Shape", ["x"], ["s"]),
+        node("Gather", ["s", "zero"], ["n"], axis=0),
+        node("Unsqueeze", ["n", "axes"], ["n1"]),
+        node("Concat", ["n1", "minus_one"], ["shape"], axis=0),
+        node("Reshape", ["x", "shape"], ["f"]),
+        node("Gemm", ["f", "w", "b"], ["y"], transB=1),
+    ]
+    inits = {
+        "zero": np.array(0, np.int64),
+        "axes": np.array([0], np.int64),
+        "minus_one": np.array([-1], np.int64),
+        "w": rand(RNG, 4, 18),
+        "b": rand(RNG, 4),
+    }
+    model, err = quantization_error(onnx_model(nodes, inits, (2, 3, 3)), (2, 3, 3))
+    assert [c.kind for c in model.op_costs()] == ["reshape", "fully_connected"]
+    assert model.ops[0].out.shape == (18,) and err <= 1.5
+
+
 def test_fused_graphs_have_expected_ops():
     kinds = {}
     for name in ("identity_dropout", "nhwc_input_tf2onnx"):

@@ -94,3 +94,13 @@ def test_help_has_examples():
         check=True,
     ).stdout
     assert "aievm model convert models/mnist_cnn/mnist_cnn.onnx" in out
+
+
+def test_run_one_sample(aiem, tmp_path, capsys):
+    sample = np.load(MLP / "calibration.npy")[5]
+    path = tmp_path / "one.npy"
+    np.save(path, sample)
+    assert main(["model", "run", str(aiem), "--input", str(path)]) == 0
+    raws = [w for w in capsys.readouterr().out.split() if w.startswith("0x")]
+    model = load_model(aiem)
+    assert raws == [f"0x{model.run_bytes(model.encode_input(sample)).hex()}"]

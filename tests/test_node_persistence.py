@@ -14,7 +14,7 @@ from web3 import Web3
 
 from nodes.accounts import dev_accounts
 from nodes.chain import ChainConfigError, open_chain
-from nodes.db import LMDBDatabase
+from nodes.db import DatabaseError, LMDBDatabase
 from nodes.deploy import deploy_model
 from tests.node_fixtures import counter_artifact, node_process, rpc
 
@@ -36,6 +36,8 @@ def test_db_batch_is_atomic_and_nested_batches_join(tmp_path):
     with db.atomic_batch() as batch:
         batch[b"b"] = b"2"
         del batch[b"a"]
+    with pytest.raises(DatabaseError, match="in use by another aievm node"):
+        LMDBDatabase(tmp_path / "db")  # one node per data directory
     db.close()
     reopened = LMDBDatabase(tmp_path / "db")
     assert reopened[b"b"] == b"2" and not reopened.exists(b"a")

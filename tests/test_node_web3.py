@@ -175,6 +175,12 @@ def test_calls_at_past_blocks(w3, counter):
     assert counter.functions.count().call(block_identifier=number - 1) == before
     assert counter.functions.count().call(block_identifier=number) == before + 2
     assert w3.eth.get_balance(sender, "earliest") == 10_000 * ETH
+    # the block context of a call is the block asked for (as geth)
+    for tag in (number - 1, number):
+        block = w3.eth.get_block(tag)
+        assert counter.functions.context().call(block_identifier=tag) == [
+            block["number"], bytes(block["parentHash"]), block["timestamp"]
+        ]
 
 
 def test_fees(w3):

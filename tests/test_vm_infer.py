@@ -67,6 +67,7 @@ def test_mnist_mlp_output_is_run_bytes_and_gas_is_the_formula(vm_class):
         assert success == 1
         assert output == model.run_bytes(sample)
         assert infer_gas == expected_infer_gas(model)  # the input area already holds the input: no expansion
+    assert expected_infer_gas(model) == 4_178  # 1,000 + 2,600 + 81 (1,611 words) + 497 (compute)
 
 
 def test_small_model_gas_is_pinned():
@@ -75,14 +76,14 @@ def test_small_model_gas_is_pinned():
     assert costs == [("fully_connected", 128, 8), ("lookup", 0, 8), ("fully_connected", 32, 4)]
     assert len(SMALL.encode()) == 596  # 19 words
     assert gas.model_access_gas(596) == 1  # ceil(19 * 50 / 1000)
-    # ceil((150000+384+424 + 76000+264 + 150000+96+212) / 1000)
-    assert gas.compute_gas(SMALL.op_costs()) == 378
+    # ceil((170000+384+472 + 76000+232 + 170000+96+236) / 1000)
+    assert gas.compute_gas(SMALL.op_costs()) == 418
     chain = _chain(PragueInferVM, SMALL, infer_probe(STORE, 16, 4))
     sample = bytes(range(16))
     _, computation = chain.send(PROBE, sample)
     success, infer_gas, output = parse_probe(computation.output)
     assert (success, output) == (1, SMALL.run_bytes(sample))
-    assert infer_gas == 1_000 + 2_600 + 1 + 378 == 3_979
+    assert infer_gas == 1_000 + 2_600 + 1 + 418 == 4_019
 
 
 def test_memory_expansion_is_charged_like_call_and_extra_output_space_is_untouched():

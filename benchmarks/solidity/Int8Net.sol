@@ -106,21 +106,24 @@ contract Int8Net {
     }
 
     function fullyConnected(Layer memory L, int256[] memory x) internal view returns (int256[] memory y) {
-        y = new int256[](L.cout);
         uint256 k = L.cin;
         uint256 rowWords = (k + 31) / 32;
+        y = new int256[](L.cout);
         unchecked {
-            for (uint256 o = 0; o < L.cout; o++) {
+            for (uint256 o = 0; o < y.length; o++) {
                 uint256 param = words[L.params + o];
                 int256 acc = int128(uint128(param));
                 uint256 base = L.weights + o * rowWords;
-                uint256 i = 0;
                 for (uint256 wi = 0; wi < rowWords; wi++) {
                     uint256 word = words[base + wi];
-                    uint256 end = i + 32 < k ? i + 32 : k;
-                    for (; i < end; i++) {
-                        acc += x[i] * int8(uint8(word));
-                        word >>= 8;
+                    uint256 n = k - wi * 32 < 32 ? k - wi * 32 : 32;
+                    // acc += x[32 wi + j] * int8(byte j of word), j < n (no bounds checks: n is in range)
+                    assembly ("memory-safe") {
+                        let p := add(add(x, 0x20), mul(wi, 0x400))
+                        for { let end := add(p, mul(n, 0x20)) } lt(p, end) { p := add(p, 0x20) } {
+                            acc := add(acc, mul(mload(p), signextend(0, word)))
+                            word := shr(8, word)
+                        }
                     }
                 }
                 y[o] = requant(acc, param, L);
@@ -128,10 +131,37 @@ contract Int8Net {
         }
     }
 
+    /// The input with the zero point written around it (top/left pads from the layer table, bottom/right
+    /// as far as the output size needs), so the convolution reads no out-of-range position.
+    function padded(Layer memory L, int256[] memory x) internal pure returns (int256[] memory xp, uint256 hp, uint256 wp) {
+        unchecked {
+            hp = (uint256(L.oh) - 1) * L.sh + (uint256(L.kh) - 1) * L.dh + 1;
+            wp = (uint256(L.ow) - 1) * L.sw + (uint256(L.kw) - 1) * L.dw + 1;
+            if (hp < uint256(L.padTop) + L.h) hp = uint256(L.padTop) + L.h;
+            if (wp < uint256(L.padLeft) + L.w) wp = uint256(L.padLeft) + L.w;
+            if (hp == L.h && wp == L.w) return (x, hp, wp);
+            xp = new int256[](uint256(L.cin) * hp * wp);
+            int256 zp = L.zpIn;
+            for (uint256 i = 0; i < xp.length; i++) {
+                xp[i] = zp;
+            }
+            for (uint256 c = 0; c < L.cin; c++) {
+                for (uint256 r = 0; r < L.h; r++) {
+                    for (uint256 q = 0; q < L.w; q++) {
+                        xp[(c * hp + r + L.padTop) * wp + q + L.padLeft] = x[(c * L.h + r) * L.w + q];
+                    }
+                }
+            }
+        }
+    }
+
     function conv2d(Layer memory L, int256[] memory x) internal view returns (int256[] memory y) {
-        y = new int256[](uint256(L.cout) * L.oh * L.ow);
+        (int256[] memory xp, uint256 hp, uint256 wp) = padded(L, x);
+        uint256 plane = uint256(L.oh) * L.ow;
         uint256 fanIn = uint256(L.cin) * L.kh * L.kw;
         uint256 rowWords = (fanIn + 31) / 32;
+        y = new int256[](uint256(L.cout) * plane);
+        int256[] memory acc = new int256[](plane);
         int256[] memory wv = new int256[](fanIn);
         unchecked {
             for (uint256 o = 0; o < L.cout; o++) {
@@ -145,25 +175,34 @@ contract Int8Net {
                 }
                 uint256 param = words[L.params + o];
                 int256 bias = int128(uint128(param));
-                for (uint256 oy = 0; oy < L.oh; oy++) {
-                    for (uint256 ox = 0; ox < L.ow; ox++) {
-                        int256 acc = bias;
-                        uint256 t = 0;
-                        for (uint256 c = 0; c < L.cin; c++) {
-                            for (uint256 ky = 0; ky < L.kh; ky++) {
-                                // input row, shifted by the top padding (wraps to a huge value when outside)
-                                uint256 iy = oy * L.sh + ky * L.dh - L.padTop;
-                                uint256 rowBase = (c * L.h + iy) * L.w;
-                                for (uint256 kx = 0; kx < L.kw; kx++) {
-                                    uint256 ix = ox * L.sw + kx * L.dw - L.padLeft;
-                                    int256 v = (iy < L.h && ix < L.w) ? x[rowBase + ix] : int256(L.zpIn);
-                                    acc += v * wv[t];
-                                    t++;
+                for (uint256 i = 0; i < plane; i++) {
+                    acc[i] = bias;
+                }
+                uint256 t = 0;
+                for (uint256 c = 0; c < L.cin; c++) {
+                    for (uint256 ky = 0; ky < L.kh; ky++) {
+                        for (uint256 kx = 0; kx < L.kw; kx++) {
+                            int256 wt = wv[t++];
+                            for (uint256 oy = 0; oy < L.oh; oy++) {
+                                uint256 src = (c * hp + oy * L.sh + ky * L.dh) * wp + kx * L.dw;
+                                uint256 dst = oy * L.ow;
+                                uint256 n = L.ow;
+                                uint256 step = uint256(L.sw) * 0x20;
+                                // acc[dst + ox] += wt * xp[src + ox * sw] for ox < ow (all in range)
+                                assembly ("memory-safe") {
+                                    let a := add(add(acc, 0x20), mul(dst, 0x20))
+                                    let s := add(add(xp, 0x20), mul(src, 0x20))
+                                    for { let end := add(a, mul(n, 0x20)) } lt(a, end) {
+                                        a := add(a, 0x20)
+                                        s := add(s, step)
+                                    } { mstore(a, add(mload(a), mul(wt, mload(s)))) }
                                 }
                             }
                         }
-                        y[(o * L.oh + oy) * L.ow + ox] = requant(acc, param, L);
                     }
+                }
+                for (uint256 i = 0; i < plane; i++) {
+                    y[o * plane + i] = requant(acc[i], param, L);
                 }
             }
         }

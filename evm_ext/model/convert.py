@@ -193,8 +193,7 @@ class _Builder:
 
     def build(self) -> None:
         for node in self.graph.node:
-            live_inputs = [n for n in node.input if n in self.live]
-            if not live_inputs:
+            if not any(n in self.live for n in node.input):
                 for name in node.output:  # input-independent: take onnxruntime's value
                     if name in self.cal.values:
                         self.consts[name] = self.cal.values[name]
@@ -226,6 +225,9 @@ class _Builder:
             self.alias_of[node.output[0]] = x
             self.live[node.output[0]] = self.live[x]
             self.uses[x] += self.uses[node.output[0]] - 1
+        elif t in ("Shape", "Size"):  # shape arithmetic (e.g. x.view(x.size(0), -1)): only feeds Reshape
+            for name in node.output:
+                self.consts[name] = self.cal.values[name]
         elif t == "Gemm":
             w = self.const(node.input[1])
             if x not in self.live or w is None or a.get("transA", 0):

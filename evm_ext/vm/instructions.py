@@ -46,7 +46,7 @@ def infer(computation: ComputationAPI) -> None:
     if model is None or in_size != model.input_size or out_size < model.output_size:
         computation.stack_push_int(0)
         return
-    computation.consume_gas(gas.compute_gas(model.op_costs()), reason="INFER: compute")
+    computation.consume_gas(gas.model_compute_gas(model), reason="INFER: compute")
 
     # OPERATION
     output = model.run_bytes(computation.memory_read_bytes(in_offset, in_size))
