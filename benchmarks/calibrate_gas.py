@@ -293,6 +293,11 @@ def infer_loop(model: Model, address: bytes, iterations: int) -> bytes:
     return loop(body, iterations, setup)
 
 
+def modelinfo_loop(address: bytes, iterations: int) -> bytes:
+    """Loop MODELINFO(model); fails if it returns 0."""
+    return loop(assemble(address, "MODELINFO", "ISZERO", 0xFFFF, "JUMPI"), iterations)
+
+
 def ecrecover_input() -> bytes:
     key = PrivateKey(b"\x07" * 32)
     digest = keccak(b"aievm")
@@ -343,6 +348,19 @@ def calibrate(models: dict[str, Model], budget_s: float = 0.03, rounds: int = 7)
                       "us_per_infer": 1e6 * float(np.median([s for _, _, s in pairs])) / iterations,
                       "gas_per_s": float(np.median([r for r, _, _ in pairs])),
                       "ratio": float(np.median([r / ec for r, ec, _ in pairs]))}
+    name = "mnist_mlp" if "mnist_mlp" in models else next(iter(models))
+    info_code = modelinfo_loop(_store_address(name), 2000)
+    bench.run(info_code)
+    pairs = []
+    for _ in range(rounds):
+        ec_gas, ec_s = bench.run(ec_code)
+        gas_used, seconds = bench.run(info_code)
+        pairs.append((gas_used / seconds, ec_gas / ec_s, seconds))
+    rows[f"MODELINFO({name})"] = {"macs": 0, "bytes": rows[name]["bytes"], "ops": 0,
+                                  "gas_per_infer": gas_used / 2000,
+                                  "us_per_infer": 1e6 * float(np.median([s for _, _, s in pairs])) / 2000,
+                                  "gas_per_s": float(np.median([r for r, _, _ in pairs])),
+                                  "ratio": float(np.median([r / ec for r, ec, _ in pairs]))}
     ec_rate = float(np.median(ec_rates))
     return {"ecrecover": {"gas_per_call": ec_gas / calls, "us_per_call": 1e6 * ec_gas / calls / ec_rate,
                           "gas_per_s": ec_rate}, "models": rows}

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from eth.abc import ComputationAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth_abi import decode, encode
 from eth_keys import keys
-from eth_utils import to_canonical_address
+from eth_utils import function_signature_to_4byte_selector, to_canonical_address
 
 from evm_ext.errors import AievmError
 from nodes.accounts import dev_accounts
@@ -74,3 +76,35 @@ class BenchChain:
         if computation.is_error:
             raise BenchExecutionError(f"benchmark call failed: {error_message(computation)}")
         return CallResult(bytes(computation.output), gas - computation.get_gas_remaining(), seconds)
+
+    def deploy_model(self, data: bytes) -> bytes:
+        """Deploy a ModelStore, upload `data` with the deployers' upload plan and seal it; returns its address."""
+        from evm_ext.contracts import model_store, seal_calldata, upload_plan, write_calldata
+
+        address = self.deploy(model_store().bytecode)
+        for offset, chunk in upload_plan(data, self.chain.block_gas_limit):
+            self.transact(address, write_calldata(offset, chunk))
+        self.transact(address, seal_calldata())
+        return address
+
+
+@cache
+def ai_contract() -> tuple[list, bytes]:
+    """(abi, init code) of the research post's AIContract (the demo's source), compiled with infer()."""
+    from nodes.demo import AI_CONTRACT
+    from solidity_patch import compile_source
+
+    compiled = compile_source(AI_CONTRACT, "AIContract.sol")["AIContract"]
+    return compiled["abi"], bytes.fromhex(compiled["bytecode"].removeprefix("0x"))
+
+
+def model_infer_calldata(model_address: bytes, input_bytes: bytes, output_size: int) -> bytes:
+    """ABI calldata of AIContract.modelInfer(address, bytes, uint256)."""
+    return function_signature_to_4byte_selector("modelInfer(address,bytes,uint256)") + encode(
+        ["address", "bytes", "uint256"], [model_address, input_bytes, output_size]
+    )
+
+
+def decode_bytes(output: bytes) -> bytes:
+    (value,) = decode(["bytes"], output)
+    return value

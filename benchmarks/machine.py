@@ -43,4 +43,5 @@ def describe() -> dict[str, object]:
         "numpy": np.__version__,
         "blas": blas_info(),
         "blas_env": {name: os.environ.get(name) for name in OPENBLAS_VARS},
+        "load_average": list(os.getloadavg()),  # other processes competing for the cores at the start
     }

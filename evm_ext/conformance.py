@@ -199,12 +199,14 @@ def classify(case: Case, vm_name: str, fixtures: Path, explain: bool = False) ->
 
 
 class _NewOpcodeRecorder(InvalidOpcode):
-    """Cancun's invalid-opcode halt, recording (opcode, code address) of each execution in this process."""
+    """Cancun's invalid-opcode halt, recording "0x<op> in <account>" for each execution in this process."""
 
-    executed: set[tuple[int, bytes]] = set()
+    executed: set[str] = set()
 
     def __call__(self, computation: ComputationAPI) -> None:
-        self.executed.add((self.value, computation.msg.code_address))
+        msg = computation.msg
+        where = f"{'init code of ' if msg.is_create else ''}0x{msg.storage_address.hex()}"
+        self.executed.add(f"0x{self.value:X} in {where}")
         super().__call__(computation)
 
 
@@ -231,8 +233,8 @@ def diagnose(fixture: dict, post: dict) -> str:
         plain = "reproduces" if (root, logs_hash) == expected else "differs"
     except Exception as exc:
         plain = f"raises {type(exc).__name__}"
-    ran = ", ".join(f"0x{op:X} in 0x{address.hex()}" for op, address in sorted(_NewOpcodeRecorder.executed))
-    return f"plain CancunVM {plain}; new opcodes executed: {ran or 'none'}"
+    ran = ", ".join(sorted(_NewOpcodeRecorder.executed)) or "none"
+    return f"plain CancunVM {plain}; new opcodes executed: {ran}"
 
 
 def _cache_trusted_setup() -> None:

@@ -5,7 +5,9 @@ For each model, `evm_ext.model.convert.convert(<onnx>, calibration.npy)` writes 
 the ONNX file, then the integer engine (`Model.run`) is evaluated against onnxruntime on the float model:
   classifiers  on the committed held-out test set: int8 accuracy, float accuracy, label agreement;
   dcgan        on EVAL_LATENTS seeded latents: pixel error of the int8 images against the float ones,
-               plus samples_int8.png (the engine's drawing of the samples.png latents).
+               how often the float CNN recognizes a digit in them (softmax > CONFIDENT, a rough quality
+               score; real test digits score 0.95), plus samples_int8.png (the engine's drawing of the
+               samples.png latents).
 Results go to section "quantized" of each models/<name>/metrics.json.
 """
 
@@ -25,6 +27,7 @@ from models.metrics import update_metrics
 
 MODELS = Path(__file__).resolve().parent
 EVAL_LATENTS = (1000, 5)  # count, seed of the DCGAN evaluation latents
+CONFIDENT = 0.9
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,10 @@ def describe(model: Model) -> dict:
     }
 
 
-def classifier_metrics(build: Build, model: Model) -> dict:
+def classifier_metrics(spec: Build, model: Model) -> dict:
     images, labels = dataset.load_test_set()
-    x = dataset.normalize(images).reshape(len(images), *build.layout)
-    float_pred = float_outputs(build.onnx, x).argmax(1)
+    x = dataset.normalize(images).reshape(len(images), *spec.layout)
+    float_pred = float_outputs(spec.onnx, x).argmax(1)
     int8_pred = int8_outputs(model, x).argmax(1)
     float_acc, int8_acc = float((float_pred == labels).mean()), float((int8_pred == labels).mean())
     return {
@@ -95,21 +98,36 @@ def classifier_metrics(build: Build, model: Model) -> dict:
     }
 
 
-def generator_metrics(build: Build, model: Model) -> dict:
+def recognized(pixels: np.ndarray) -> tuple[float, list[int]]:
+    """Fraction of uint8 (n, 1, 28, 28) images the float CNN classifies with softmax > CONFIDENT, and
+    how many images it assigns to each digit."""
+    logits = float_outputs(MODELS / "mnist_cnn/mnist_cnn.onnx", dataset.normalize(pixels)).astype(np.float64)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    confident = probs.max(1) / probs.sum(1) > CONFIDENT
+    return round(float(confident.mean()), 3), np.bincount(logits.argmax(1), minlength=10).tolist()
+
+
+def generator_metrics(spec: Build, model: Model) -> dict:
     z = sampling.latents(*EVAL_LATENTS)
-    float_px = sampling.to_pixels(float_outputs(build.onnx, z)).astype(np.int16)
-    int8_px = sampling.to_pixels(int8_outputs(model, z)).astype(np.int16)
+    float_px = sampling.to_pixels(float_outputs(spec.onnx, z))
+    int8_px = sampling.to_pixels(int8_outputs(model, z))
+    float_confident, _ = recognized(float_px)
+    int8_confident, int8_digits = recognized(int8_px)
+    float_px, int8_px = float_px.astype(np.int16), int8_px.astype(np.int16)
     error = np.abs(int8_px - float_px)
     mse = float(np.mean(error.astype(np.float64) ** 2))
     sampling.save_grid(
         sampling.to_pixels(int8_outputs(model, sampling.latents(64, sampling.SAMPLES_SEED))),
-        MODELS / build.name / "samples_int8.png",
+        MODELS / spec.name / "samples_int8.png",
     )
     return {
         "eval_latents": EVAL_LATENTS[0],
         "pixel_mean_abs_error": round(float(error.mean()), 3),
         "pixel_max_abs_error": int(error.max()),
         "psnr_db": round(float(10 * np.log10(255**2 / mse)), 2),
+        "cnn_confident_fraction_float": float_confident,
+        "cnn_confident_fraction_int8": int8_confident,
+        "cnn_digit_counts_int8": int8_digits,
     }
 
 

@@ -2,8 +2,8 @@
 
 Invariants:
 - Every state change (a mined block, a cheat such as setBalance, a revert to a snapshot) is written
-  in ONE database transaction, so a crash leaves the database at a block boundary and everything
-  a caller was told about is on disk.
+  in ONE database transaction, committed before the caller hears about it, so a crash leaves the
+  database at a block boundary with every acknowledged change in it.
 - Blocks are built directly from the applied transactions (no re-execution through import_block).
 - The "pending" state root is the head's state root plus any cheat changes since; the next block
   is built on it, and `latest` reads see it (as Anvil and Hardhat do).
@@ -135,7 +135,6 @@ class DevChain:
         chain_id: int = DEFAULT_CHAIN_ID,
         fork: str = DEFAULT_FORK,
         block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
-        alloc: dict[bytes, int] | None = None,
     ) -> None:
         self.db = db
         self.block_gas_limit = block_gas_limit
@@ -150,7 +149,7 @@ class DevChain:
             __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
         )
         if stored is None:
-            self.chain = self._create_genesis(chain_class, alloc)
+            self.chain = self._create_genesis(chain_class)
         else:
             self.chain = chain_class(db)
         self.chaindb = self.chain.chaindb
@@ -170,11 +169,11 @@ class DevChain:
         self._next_snapshot = 1
         self.listeners: list[Callable[[BlockAPI, tuple[ReceiptAPI, ...]], None]] = []
 
-    def _create_genesis(self, chain_class: type[Chain], alloc: dict[bytes, int] | None) -> Chain:
-        if alloc is None:
-            alloc = {bytes.fromhex(a.address[2:]): DEFAULT_BALANCE for a in dev_accounts()}
+    def _create_genesis(self, chain_class: type[Chain]) -> Chain:
+        """Genesis: the dev accounts funded, nothing else; stored with the chain's configuration."""
         genesis_state = {
-            addr: {"balance": bal, "nonce": 0, "code": b"", "storage": {}} for addr, bal in alloc.items()
+            bytes.fromhex(a.address[2:]): {"balance": DEFAULT_BALANCE, "nonce": 0, "code": b"", "storage": {}}
+            for a in dev_accounts()
         }
         params = {
             "difficulty": 0,
@@ -264,6 +263,7 @@ class DevChain:
             raise TransactionRejected(str(exc)) from exc
         finally:
             state.revert(snapshot)
+            _clear_read_logs(state._account_db)
 
     def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
         """The smallest gas limit that succeeds: one run at the cap, a check of the gas it consumed
@@ -296,10 +296,9 @@ class DevChain:
         """Checks that do not need execution: signature, chain id, block gas limit."""
         try:
             tx.validate()
-            sender = tx.sender
+            tx.check_signature_validity()
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
-        del sender
         chain_id = tx.chain_id
         if chain_id is not None and chain_id != self.chain_id:
             raise TransactionRejected(f"invalid chain id {chain_id}, this chain is {self.chain_id}")
@@ -383,13 +382,12 @@ class DevChain:
 
         py-evm builds a cold AccountDB per block, so every block re-reads and re-decodes the trie
         nodes of the accounts it touches; carrying the committed one over keeps its caches warm
-        (block time drops ~2x). Its read logs (only used for witnesses) are cleared so they stay small.
+        (block time drops ~2x).
         """
         warm = self._warm_account_db
         if warm is None or warm.state_root != state.state_root:
             return
-        warm._raw_store_db._keys_read = set()
-        warm._trie_logger._keys_read = set()
+        _clear_read_logs(warm)
         state._account_db = warm
 
     # Dev-only state changes (evm_*, anvil_*, hardhat_*)
@@ -481,6 +479,13 @@ class DevChain:
             return self._tx_builder.decode(raw)
         except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
             raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
+
+
+def _clear_read_logs(account_db) -> None:
+    """Empty py-evm's logs of the database keys an AccountDB has read (kept for block witnesses, which
+    the devnet does not produce). They only grow, and `get_code` copies them on every call."""
+    account_db._raw_store_db._keys_read.clear()
+    account_db._trie_logger._keys_read.clear()
 
 
 def revert_data(computation: ComputationAPI) -> bytes:

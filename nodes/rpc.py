@@ -40,6 +40,8 @@ EXECUTION_REVERTED = 3  # geth/Anvil: eth_call and eth_estimateGas reverts, with
 MAX_BATCH = 1000
 MAX_LOG_BLOCK_RANGE = 10_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000
+MAX_UINT64 = 1 << 64
+MAX_TIME_INCREASE = 1 << 40  # seconds; keeps block timestamps far below 2**64
 
 
 class RpcError(Exception):
@@ -138,11 +140,9 @@ class RpcHandler:
             return error_response(None, RpcError(INVALID_REQUEST, "a request must be a JSON object"))
         request_id = request.get("id")
         method = request.get("method")
-        params = request.get("params", [])
+        params = request.get("params") or []
         if request.get("jsonrpc") != "2.0" or not isinstance(method, str):
             return error_response(request_id, RpcError(INVALID_REQUEST, "expected jsonrpc 2.0 and a method"))
-        if isinstance(params, dict) or params is None:
-            params = [] if not params else [params]
         if not isinstance(params, list):
             return error_response(request_id, RpcError(INVALID_PARAMS, "params must be an array"))
         try:
@@ -430,6 +430,8 @@ class RpcHandler:
         if isinstance(arg, dict):
             arg = arg.get("timestamp")
         timestamp = parse_quantity(arg, "timestamp") if arg is not None else None
+        if timestamp is not None and timestamp >= MAX_UINT64:
+            raise _invalid("timestamp", arg)
         if self.pool:
             self.mine_pool()
         else:
@@ -444,8 +446,9 @@ class RpcHandler:
         return self.chain.revert(parse_quantity(_param(params, 0), "snapshot id"))
 
     def evm_increaseTime(self, params: list[Any]) -> str:
-        seconds = _param(params, 0)
-        seconds = seconds if isinstance(seconds, int) else parse_quantity(seconds, "seconds")
+        seconds = parse_quantity(_param(params, 0), "seconds")
+        if seconds >= MAX_TIME_INCREASE:
+            raise _invalid("seconds", seconds)
         return encode.quantity(self.chain.increase_time(seconds))
 
     def evm_setAutomine(self, params: list[Any]) -> bool:
@@ -477,6 +480,8 @@ class RpcHandler:
     def anvil_setNonce(self, params: list[Any]) -> bool:
         target = parse_address(_param(params, 0))
         nonce = parse_quantity(_param(params, 1), "nonce")
+        if nonce >= MAX_UINT64:
+            raise _invalid("nonce", nonce)
         self.chain.modify_state(lambda state: state.set_nonce(target, nonce))
         return True
 
@@ -504,8 +509,9 @@ def parse_log_filter(criteria: dict[str, Any]) -> LogFilter:
     for position in topics:
         if position is None:
             parsed.append(None)
-        elif isinstance(position, list):
-            parsed.append(frozenset(int.from_bytes(parse_bytes(t, "topic", 32), "big") for t in position))
+        elif isinstance(position, list):  # any of these; an empty list matches anything (as geth)
+            values = frozenset(int.from_bytes(parse_bytes(t, "topic", 32), "big") for t in position)
+            parsed.append(values or None)
         else:
             parsed.append(frozenset([int.from_bytes(parse_bytes(position, "topic", 32), "big")]))
     return LogFilter(address_set, tuple(parsed))

@@ -130,7 +130,7 @@ class NodeServer:
     def handle_text(self, body: bytes | str, subscriptions: _Subscriptions | None = None) -> str | None:
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return _dumps(error_response(None, RpcError(PARSE_ERROR, "parse error: invalid JSON")))
         if subscriptions is not None and isinstance(payload, dict):
             method = payload.get("method")

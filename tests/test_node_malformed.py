@@ -28,6 +28,7 @@ CASES = [
     (b"not json at all", -32700),
     (b"\xff\xfe\x00garbage", -32700),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"', -32700),
+    (b"[" * 100_000 + b"]" * 100_000, -32700),  # nesting deeper than the parser goes
     (b"[]", -32600),
     (b"42", -32600),
     (b'"eth_chainId"', -32600),
@@ -49,6 +50,11 @@ CASES = [
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [{"fromBlock": "0x0", '
      b'"toBlock": "0xffffffffffff"}]}', -32000),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "evm_revert", "params": ["x"]}', -32602),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "evm_increaseTime", "params": [1e400]}', -32602),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "evm_increaseTime", "params": [' + b"9" * 40 + b']}', -32602),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": ["0x' + b"f" * 20 + b'"]}', -32602),
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "anvil_setNonce", "params": ["0x' + b"00" * 20
+     + b'", "0x' + b"f" * 20 + b'"]}', -32602),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": ["0x' + b"00" * 20
      + b'", "-1"]}', -32602),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_getStorageAt", "params": ["0x' + b"00" * 20

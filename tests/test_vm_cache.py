@@ -15,7 +15,7 @@ from evm_ext.contracts import (
 )
 from evm_ext.vm.bytecode import assemble
 from evm_ext.vm.forks import PragueInferVM
-from evm_ext.vm.model_cache import MODEL_CACHE
+from evm_ext.vm.model_cache import ABSENT, MODEL_CACHE, ModelCache
 from tests.test_vm_infer import MNIST_MLP, PROBE, SMALL, STORE, _failing_accounts, _inputs
 from tests.vm_fixtures import InferChain, address, infer_probe, model_store_account, parse_probe
 
@@ -98,3 +98,21 @@ def test_infer_sees_the_upload_and_seal_made_earlier_in_the_same_transaction(cac
     assert flags == [1, 1, 1]  # write, seal, INFER
     assert out[96:] == model.run_bytes(sample)
     assert parse_probe(chain.send(PROBE, sample)[1].output)[:3:2] == (1, model.run_bytes(sample))
+
+
+def test_cache_is_bounded_by_model_bytes_least_recent_first():
+    cache = ModelCache(byte_budget=1000, capacity=3)
+    keys = [(bytes([i]) * 20, b"", b"", b"", size) for i, size in enumerate((400, 400, 100, 300))]
+    for key in keys[:3]:
+        cache.store(key, None)
+    assert (len(cache), cache.cached_bytes) == (3, 900)
+    assert cache.lookup(keys[0]) is None  # a hit (None: an invalid model), now the most recent
+    cache.store(keys[3], None)  # 1200 bytes: the least recent (keys[1]) goes
+    assert cache.lookup(keys[1]) is ABSENT
+    assert (len(cache), cache.cached_bytes) == (3, 800)
+    cache.store((b"\x09" * 20, b"", b"", b"", 5), None)  # the count capacity evicts keys[2]
+    assert cache.lookup(keys[2]) is ABSENT
+    assert (len(cache), cache.cached_bytes) == (3, 705)
+    big = (b"\x0a" * 20, b"", b"", b"", 5000)  # larger than the budget: kept alone
+    cache.store(big, None)
+    assert (len(cache), cache.cached_bytes) == (1, 5000)

@@ -76,14 +76,14 @@ def test_small_model_gas_is_pinned():
     assert costs == [("fully_connected", 128, 8), ("lookup", 0, 8), ("fully_connected", 32, 4)]
     assert len(SMALL.encode()) == 596  # 19 words
     assert gas.model_access_gas(596) == 1  # ceil(19 * 50 / 1000)
-    # ceil((170000+384+472 + 76000+232 + 170000+96+236) / 1000)
-    assert gas.compute_gas(SMALL.op_costs()) == 418
+    # ceil((170000+384+472 + 57000+232 + 170000+96+236) / 1000)
+    assert gas.compute_gas(SMALL.op_costs()) == 399
     chain = _chain(PragueInferVM, SMALL, infer_probe(STORE, 16, 4))
     sample = bytes(range(16))
     _, computation = chain.send(PROBE, sample)
     success, infer_gas, output = parse_probe(computation.output)
     assert (success, output) == (1, SMALL.run_bytes(sample))
-    assert infer_gas == 1_000 + 2_600 + 1 + 418 == 4_019
+    assert infer_gas == 1_000 + 2_600 + 1 + 399 == 4_000
 
 
 def test_memory_expansion_is_charged_like_call_and_extra_output_space_is_untouched():
@@ -166,7 +166,7 @@ def test_modelinfo_returns_sizes_and_its_gas():
     info, info_gas, _ = parse_probe(computation.output)
     assert info == (784 << 128) | 10 == (MNIST_MLP.input_size << 128) | MNIST_MLP.output_size
     assert info_gas == (gas.G_MODELINFO + gas.COLD_ACCOUNT_ACCESS_COST
-                        + gas.model_access_gas(len(MNIST_MLP.encode())))
+                        + gas.model_access_gas(len(MNIST_MLP.encode()))) == 400 + 2_600 + 81
 
 
 def test_second_access_in_a_transaction_is_warm():
@@ -226,3 +226,12 @@ def test_out_of_gas_in_infer_reverts_the_frame_and_charges_all_gas():
             assert isinstance(child.error, OutOfGas)
             assert "INFER: compute" in str(child.error)
             assert child.get_gas_used() == gas_for_probe
+
+
+@pytest.mark.parametrize(("in_offset", "out_offset"), [(2**255, OUT), (OUT, 2**256 - 1), (2**64, 2**64)])
+def test_absurd_memory_ranges_are_out_of_gas_before_any_allocation(in_offset, out_offset):
+    probe = assemble(4, out_offset, 16, in_offset, STORE, "INFER", 0, "MSTORE", 32, 0, "RETURN")
+    chain = _chain(PragueInferVM, SMALL, probe)
+    gas_used, computation = chain.send(PROBE, gas=1_000_000)
+    assert isinstance(computation.error, OutOfGas)
+    assert gas_used == 1_000_000

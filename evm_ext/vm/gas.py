@@ -22,7 +22,7 @@ from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
 G_INFER = 1_000
-G_MODELINFO = 800
+G_MODELINFO = 400
 G_MODEL_WORD_MILLIGAS = 50
 
 __all__ = [
@@ -54,8 +54,8 @@ OP_PRICES: dict[str, OpPrice] = {
     "argmax": OpPrice(base=61_000, mac=25, element=0),
     "avg_pool": OpPrice(base=240_000, mac=26, element=0),
     "concat": OpPrice(base=270_000, mac=0, element=35),
-    "conv": OpPrice(base=1_100_000, mac=2, element=600),
-    "conv_transpose": OpPrice(base=720_000, mac=3, element=63),
+    "conv": OpPrice(base=1_100_000, mac=2, element=450),
+    "conv_transpose": OpPrice(base=720_000, mac=4, element=63),
     "fully_connected": OpPrice(base=170_000, mac=3, element=59),
     "lookup": OpPrice(base=57_000, mac=0, element=29),
     "max_pool": OpPrice(base=150_000, mac=17, element=0),

@@ -16,7 +16,6 @@ seeded latents, samples.png (8x8 grid from fixed latents), metrics.json section 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +85,7 @@ def main() -> None:
     real = torch.from_numpy(dataset.normalize(train_images)[:, None] * 2 - 1)
 
     gen, disc = generator(), discriminator()
-    start = time.perf_counter()
     train(gen, disc, real, rng)
-    seconds = time.perf_counter() - start
 
     np.save(HERE / "calibration.npy", latents(dataset.CALIBRATION_SIZE, CALIBRATION_SEED))
     onnx_path = HERE / "dcgan_generator.onnx"
@@ -99,7 +96,6 @@ def main() -> None:
     save_grid(to_pixels(torch_images), HERE / "samples.png")
     metrics = {
         "params": training.count_params(gen),
-        "train_seconds": round(seconds, 1),
         "onnxruntime_torch_max_abs_diff": float(np.abs(ort_images - torch_images).max()),
         "onnxruntime_torch_pixel_agreement": round(
             float((to_pixels(ort_images) == to_pixels(torch_images)).mean()), 4

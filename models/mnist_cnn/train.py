@@ -14,7 +14,6 @@ metrics.json section "float".
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +52,9 @@ def main() -> None:
     x_test = dataset.normalize(test_images)[:, None]
 
     model = build()
-    start = time.perf_counter()
     training.fit_classifier(
         model, x_train, train_labels, epochs=30, lr=3e-3, weight_decay=1e-4, generator=generator
     )
-    seconds = time.perf_counter() - start
 
     np.save(HERE / "calibration.npy", dataset.normalize(dataset.calibration_images(train_images))[:, None])
     onnx_path = HERE / "mnist_cnn.onnx"
@@ -65,7 +62,7 @@ def main() -> None:
     ops = [node.op_type for node in onnx.load(str(onnx_path)).graph.node]
     if "BatchNormalization" not in ops:
         raise RuntimeError(f"the exporter folded the BatchNorm away (BN folding untested): {ops}")
-    metrics = {"params": training.count_params(model), "train_seconds": round(seconds, 1), "onnx_ops": ops}
+    metrics = {"params": training.count_params(model), "onnx_ops": ops}
     logits = training.torch_outputs(model, x_test)
     ort_logits = float_outputs(onnx_path, x_test)
     metrics.update(training.classifier_metrics(logits, ort_logits, test_labels))
