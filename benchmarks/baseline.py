@@ -2,15 +2,15 @@
 
 `plan_layers(model)` reads the engine's integer parameters out of a decoded `.aiem` Model (weights, bias
 folded with the input zero point, per-channel (M, s), zero points, clamp range) into `Int8Layer`s;
-`Baseline.deploy` compiles Int8Net with the project's compiler, deploys it, uploads the layer table and the
-packed weights in transactions that fit the block gas limit, and `Baseline.forward` runs one inference as
-an eth_call. The outputs must equal INFER's byte for byte (checked by the bench and tests/test_bench_*).
+`Baseline(bench, layers)` deploys Int8Net (compiled with the project's compiler) and uploads the layer table
+and the packed weights in transactions that fit the block gas limit; `Baseline.forward` runs one inference
+as an eth_call. The outputs must equal INFER's byte for byte (checked by the bench and tests/test_bench_*).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -23,9 +23,11 @@ from evm_ext.errors import AievmError
 
 SOURCE = Path(__file__).resolve().parent / "solidity" / "Int8Net.sol"
 ARTIFACT = SOURCE.with_suffix(".json")
-FC, CONV, MAXPOOL, CLAMP = 1, 2, 3, 4
-LAYER_TYPE = "(uint8,uint16,uint16,uint16,uint16,uint16,uint16,uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8," \
+FC, CONV, MAXPOOL = 1, 2, 3
+LAYER_TYPE = (
+    "(uint8,uint16,uint16,uint16,uint16,uint16,uint16,uint8,uint8,uint8,uint8,uint8,uint8,uint8,uint8,"
     "int16,int16,int16,int16,uint32,uint32)"
+)
 WORDS_PER_WRITE = 1_000  # 1,000 fresh SSTOREs ~ 22.5M gas: one upload transaction per block
 
 
@@ -60,7 +62,6 @@ class Int8Layer:
     bias: np.ndarray | None = None
     m: np.ndarray | None = None
     s: np.ndarray | None = None
-    offsets: tuple[int, int] = field(default=(0, 0))
 
 
 def weight_words(weight: np.ndarray) -> list[int]:
@@ -76,7 +77,9 @@ def weight_words(weight: np.ndarray) -> list[int]:
 def param_words(bias: np.ndarray, m: np.ndarray, s: np.ndarray) -> list[int]:
     """Per channel: bias (int128, two's complement in the low 128 bits) | M << 128 | s << 192."""
     mask = (1 << 128) - 1
-    return [(int(b) & mask) | (int(mm) << 128) | (int(ss) << 192) for b, mm, ss in zip(bias, m, s, strict=True)]
+    return [
+        (int(b) & mask) | (int(mm) << 128) | (int(ss) << 192) for b, mm, ss in zip(bias, m, s, strict=True)
+    ]
 
 
 def pack(layers: list[Int8Layer]) -> tuple[list[tuple], list[int]]:
@@ -90,9 +93,25 @@ def pack(layers: list[Int8Layer]) -> tuple[list[tuple], list[int]]:
             p_off = len(words)
             words += param_words(layer.bias, layer.m, layer.s)
         table.append(
-            (layer.kind, layer.cin, layer.h, layer.w, layer.cout, layer.oh, layer.ow, *layer.kernel,
-             *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, layer.zp_out, layer.lo, layer.hi,
-             w_off, p_off)
+            (
+                layer.kind,
+                layer.cin,
+                layer.h,
+                layer.w,
+                layer.cout,
+                layer.oh,
+                layer.ow,
+                *layer.kernel,
+                *layer.stride,
+                *layer.dilation,
+                *layer.pad,
+                layer.zp_in,
+                layer.zp_out,
+                layer.lo,
+                layer.hi,
+                w_off,
+                p_off,
+            )
         )
     return table, words
 
@@ -105,7 +124,9 @@ def plan_layers(model) -> list[Int8Layer]:
     layers, x = [], model.source
     for index, op in enumerate(model.ops):
         if op.inputs != (index,):
-            raise BaselineUnsupportedError("the Solidity baseline runs chains only (each op reads the previous)")
+            raise BaselineUnsupportedError(
+                "the Solidity baseline runs chains only (each op reads the previous)"
+            )
         if isinstance(op, Reshape):
             x = op.out  # flat row-major storage: a reshape moves nothing
             continue
@@ -115,8 +136,13 @@ def plan_layers(model) -> list[Int8Layer]:
             rq = op.requant
             axes = tuple(range(1, op.weight.ndim))
             common.update(
-                zp_out=rq.zero_point, lo=rq.lo, hi=rq.hi, weight=op.weight.reshape(op.weight.shape[0], -1),
-                bias=fold_input_zero_point(op.weight, op.bias, x.zero_point, axes), m=rq.m, s=rq.shift,
+                zp_out=rq.zero_point,
+                lo=rq.lo,
+                hi=rq.hi,
+                weight=op.weight.reshape(op.weight.shape[0], -1),
+                bias=fold_input_zero_point(op.weight, op.bias, x.zero_point, axes),
+                m=rq.m,
+                s=rq.shift,
             )
         if isinstance(op, FullyConnected):
             layers.append(Int8Layer(kind=FC, cout=op.out.shape[0], **common))
@@ -126,8 +152,14 @@ def plan_layers(model) -> list[Int8Layer]:
             g = op.geometry
             layers.append(
                 Int8Layer(
-                    kind=CONV if isinstance(op, Conv) else MAXPOOL, cout=op.out.shape[0], oh=op.out.shape[1],
-                    ow=op.out.shape[2], kernel=g.kernel, stride=g.stride, dilation=g.dilation, pad=g.pads[:2],
+                    kind=CONV if isinstance(op, Conv) else MAXPOOL,
+                    cout=op.out.shape[0],
+                    oh=op.out.shape[1],
+                    ow=op.out.shape[2],
+                    kernel=g.kernel,
+                    stride=g.stride,
+                    dilation=g.dilation,
+                    pad=g.pads[:2],
                     **common,
                 )
             )
@@ -165,7 +197,11 @@ def write_artifact() -> None:
     abi, init_code = compile_baseline(source)
     ARTIFACT.write_text(
         json.dumps(
-            {"sourceKeccak": "0x" + keccak(text=source).hex(), "abi": abi, "bytecode": "0x" + init_code.hex()},
+            {
+                "sourceKeccak": "0x" + keccak(text=source).hex(),
+                "abi": abi,
+                "bytecode": "0x" + init_code.hex(),
+            },
             indent=1,
         )
         + "\n"
@@ -185,11 +221,16 @@ class Baseline:
         self.deploy_gas, self.address = self._deploy(init_code)
         table, words = pack(layers)
         self.words = len(words)
-        gas, _ = bench.transact(self.address, _selector(f"setLayers({LAYER_TYPE}[])") + encode([f"{LAYER_TYPE}[]"], [table]))
+        gas, _ = bench.transact(
+            self.address, _selector(f"setLayers({LAYER_TYPE}[])") + encode([f"{LAYER_TYPE}[]"], [table])
+        )
         self.upload_gas = gas
         for start in range(0, len(words), WORDS_PER_WRITE):
             chunk = words[start : start + WORDS_PER_WRITE]
-            gas, _ = bench.transact(self.address, _selector("write(uint256,uint256[])") + encode(["uint256", "uint256[]"], [start, chunk]))
+            gas, _ = bench.transact(
+                self.address,
+                _selector("write(uint256,uint256[])") + encode(["uint256", "uint256[]"], [start, chunk]),
+            )
             self.upload_gas += gas
 
     def _deploy(self, init_code: bytes) -> tuple[int, bytes]:

@@ -247,7 +247,8 @@ def sweep() -> dict[str, Model]:
 # ---------------------------------------------------------------- VM harness
 
 
-def _store_address(name: str) -> bytes:
+def store_address(name: str) -> bytes:
+    """Where VMBench puts the ModelStore of the sweep's model `name`."""
     return keccak(b"model:" + name.encode())[:20]
 
 
@@ -257,7 +258,7 @@ class VMBench:
     def __init__(self, models: dict[str, Model]) -> None:
         genesis = {SENDER: {"balance": 10**30, "nonce": 0, "code": b"", "storage": {}}}
         for name, model in models.items():
-            genesis[_store_address(name)] = {"balance": 0, "nonce": 1, "code": model_store().runtime,
+            genesis[store_address(name)] = {"balance": 0, "nonce": 1, "code": model_store().runtime,
                                              "storage": sealed_storage(model.encode(), SENDER)}
         chain_class = MiningChain.configure(vm_configuration=((0, PragueInferVM),), chain_id=1337)
         params = {"difficulty": 0, "gas_limit": 1 << 40, "timestamp": 1, "coinbase": b"\x00" * 20}
@@ -313,55 +314,50 @@ def ecrecover_loop(iterations: int) -> bytes:
     return loop(body, iterations, setup)
 
 
-def measure(bench: VMBench, code: bytes) -> tuple[int, float]:
-    """(gas, seconds) of one run of `code`."""
-    return bench.run(code)
+def paired(bench: VMBench, ec_code: bytes, code: bytes, setup_gas: int, iterations: int,
+           rounds: int) -> tuple[dict, list[float]]:
+    """`rounds` back-to-back (ECRECOVER loop, `code`) runs, `code` doing `iterations` operations after a
+    setup of `setup_gas`. Returns the row (gas and µs per operation, gas/s, ratio to ECRECOVER: medians over
+    the pairs) and the ECRECOVER gas/s of each pair."""
+    pairs = []
+    for _ in range(rounds):
+        ec_gas, ec_s = bench.run(ec_code)
+        gas_used, seconds = bench.run(code)
+        pairs.append(((gas_used - setup_gas) / seconds, ec_gas / ec_s, seconds))
+    row = {"gas_per_infer": (gas_used - setup_gas) / iterations,
+           "us_per_infer": 1e6 * float(np.median([s for _, _, s in pairs])) / iterations,
+           "gas_per_s": float(np.median([r for r, _, _ in pairs])),
+           "ratio": float(np.median([r / ec for r, ec, _ in pairs]))}
+    return row, [ec for _, ec, _ in pairs]
 
 
 def calibrate(models: dict[str, Model], budget_s: float = 0.03, rounds: int = 7) -> dict:
-    """Gas/s of ECRECOVER and of INFER on each model, and their ratio.
+    """Gas/s of ECRECOVER, and of INFER on each model (and of MODELINFO), and their ratio.
 
     The machine may be shared and loaded, so each model is measured in `rounds` back-to-back pairs
     (an ECRECOVER loop, then an INFER loop of about the same duration); the ratio is the median of the
-    pairs' ratios, which cancels slow load drift. Gas/s and µs are medians too.
+    pairs' ratios, which cancels slow load drift.
     """
     bench = VMBench(models)
     bench.run(ecrecover_loop(20))
     calls = max(20, int(20 * budget_s / bench.run(ecrecover_loop(20))[1]))
     ec_code = ecrecover_loop(calls)
+    ec_gas = bench.run(ec_code)[0]
     ec_rates, rows = [], {}
     for name, model in models.items():
-        address = _store_address(name)
+        address = store_address(name)
         bench.run(infer_loop(model, address, 1))  # warms the cache and the account
         iterations = max(1, min(2000, int(budget_s / bench.run(infer_loop(model, address, 1))[1])))
-        code = infer_loop(model, address, iterations)
         setup_gas = bench.run(infer_loop(model, address, 0))[0]
-        pairs = []
-        for _ in range(rounds):
-            ec_gas, ec_s = bench.run(ec_code)
-            gas_used, seconds = bench.run(code)
-            gas_used -= setup_gas
-            pairs.append((gas_used / seconds, ec_gas / ec_s, seconds))
-        ec_rates += [ec for _, ec, _ in pairs]
+        row, rates = paired(bench, ec_code, infer_loop(model, address, iterations), setup_gas, iterations,
+                            rounds)
         rows[name] = {"macs": sum(c.macs for c in model.op_costs()), "bytes": len(model.encode()),
-                      "ops": len(model.ops), "gas_per_infer": gas_used / iterations,
-                      "us_per_infer": 1e6 * float(np.median([s for _, _, s in pairs])) / iterations,
-                      "gas_per_s": float(np.median([r for r, _, _ in pairs])),
-                      "ratio": float(np.median([r / ec for r, ec, _ in pairs]))}
+                      "ops": len(model.ops), **row}
+        ec_rates += rates
     name = "mnist_mlp" if "mnist_mlp" in models else next(iter(models))
-    info_code = modelinfo_loop(_store_address(name), 2000)
-    bench.run(info_code)
-    pairs = []
-    for _ in range(rounds):
-        ec_gas, ec_s = bench.run(ec_code)
-        gas_used, seconds = bench.run(info_code)
-        pairs.append((gas_used / seconds, ec_gas / ec_s, seconds))
-    rows[f"MODELINFO({name})"] = {"macs": 0, "bytes": rows[name]["bytes"], "ops": 0,
-                                  "gas_per_infer": gas_used / 2000,
-                                  "us_per_infer": 1e6 * float(np.median([s for _, _, s in pairs])) / 2000,
-                                  "gas_per_s": float(np.median([r for r, _, _ in pairs])),
-                                  "ratio": float(np.median([r / ec for r, ec, _ in pairs]))}
-    ec_rate = float(np.median(ec_rates))
+    row, rates = paired(bench, ec_code, modelinfo_loop(store_address(name), 2000), 0, 2000, rounds)
+    rows[f"MODELINFO({name})"] = {"macs": 0, "bytes": rows[name]["bytes"], "ops": 0, **row}
+    ec_rate = float(np.median(ec_rates + rates))
     return {"ecrecover": {"gas_per_call": ec_gas / calls, "us_per_call": 1e6 * ec_gas / calls / ec_rate,
                           "gas_per_s": ec_rate}, "models": rows}
 

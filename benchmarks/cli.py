@@ -28,31 +28,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="small counts and the MLP baseline only (< 1 min)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small counts and the MLP baseline only (< 1 min)"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON to FILE")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a PNG figure of the results")
-    parser.add_argument("--only", action="append", metavar="SECTION",
-                        choices=("infer_gas", "solidity_baseline", "engine", "rpc"),
-                        help="run only this section (repeatable)")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="FILE.md", help="write the result tables as Markdown"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SECTION",
+        choices=("infer_gas", "solidity_baseline", "engine", "rpc"),
+        help="run only this section (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from benchmarks.report import plot, print_report
+    from benchmarks.report import markdown, plot, print_report
     from benchmarks.run import SECTIONS, run_bench
+    from evm_ext.errors import AievmError
 
+    for path in (args.json, args.plot, args.markdown):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise AievmError(f"cannot write {path}: directory {path.resolve().parent} does not exist")
     console = Console()
     if not console.is_terminal:
         console.width = 160  # a log or pipe: keep table columns readable
     sections = tuple(name for name in SECTIONS if not args.only or name in args.only)
     with console.status("benchmarking...") as status:
-        results = run_bench(args.quick, sections, progress=lambda name: status.update(f"benchmarking {name}..."))
+        results = run_bench(
+            args.quick, sections, progress=lambda name: status.update(f"benchmarking {name}...")
+        )
     print_report(results, console)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         console.print(f"results written to {args.json}")
+    if args.markdown:
+        args.markdown.write_text(markdown(results))
+        console.print(f"tables written to {args.markdown}")
     if args.plot:
         plot(results, args.plot)
         console.print(f"plot written to {args.plot}")

@@ -32,12 +32,24 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("mnist_mlp", ROOT / "models/mnist_mlp/mnist_mlp.aiem", ROOT / "models/mnist_mlp/mnist_mlp.onnx",
-                 ROOT / "models/data/mnist_test_images.npy"),
-    ShippedModel("mnist_cnn", ROOT / "models/mnist_cnn/mnist_cnn.aiem", ROOT / "models/mnist_cnn/mnist_cnn.onnx",
-                 ROOT / "models/data/mnist_test_images.npy"),
-    ShippedModel("dcgan", ROOT / "models/dcgan/dcgan_generator.aiem", ROOT / "models/dcgan/dcgan_generator.onnx",
-                 ROOT / "models/dcgan/calibration.npy"),
+    ShippedModel(
+        "mnist_mlp",
+        ROOT / "models/mnist_mlp/mnist_mlp.aiem",
+        ROOT / "models/mnist_mlp/mnist_mlp.onnx",
+        ROOT / "models/data/mnist_test_images.npy",
+    ),
+    ShippedModel(
+        "mnist_cnn",
+        ROOT / "models/mnist_cnn/mnist_cnn.aiem",
+        ROOT / "models/mnist_cnn/mnist_cnn.onnx",
+        ROOT / "models/data/mnist_test_images.npy",
+    ),
+    ShippedModel(
+        "dcgan",
+        ROOT / "models/dcgan/dcgan_generator.aiem",
+        ROOT / "models/dcgan/dcgan_generator.onnx",
+        ROOT / "models/dcgan/calibration.npy",
+    ),
 )
 
 
@@ -67,8 +79,9 @@ def _compare(shipped: ShippedModel, repeat: int, budget_s: float, samples: int) 
     model = load_model(shipped.aiem)
     x = float_inputs(shipped, model, samples)
     quantized = [model.encode_input(xi[None]) for xi in x]
-    timings: dict[str, Timing] = {"engine_int8": measure(_cycling(model.run_bytes, quantized), repeat=repeat,
-                                                         budget_s=budget_s)}
+    timings: dict[str, Timing] = {
+        "engine_int8": measure(_cycling(model.run_bytes, quantized), repeat=repeat, budget_s=budget_s)
+    }
     float_model = load_float_model(shipped.onnx)
     batches = [xi[None] for xi in x]
     timings["numpy_float32"] = measure(_cycling(float_model.run, batches), repeat=repeat, budget_s=budget_s)
@@ -76,8 +89,9 @@ def _compare(shipped: ShippedModel, repeat: int, budget_s: float, samples: int) 
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(shipped.onnx), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    timings["onnxruntime_float32"] = measure(_cycling(lambda b: session.run(None, {name: b}), batches),
-                                             repeat=repeat, budget_s=budget_s)
+    timings["onnxruntime_float32"] = measure(
+        _cycling(lambda b: session.run(None, {name: b}), batches), repeat=repeat, budget_s=budget_s
+    )
     tflite = TFLITE_FILES.get(shipped.name)
     agreement = None
     if tflite is not None and tflite.exists():

@@ -51,7 +51,9 @@ def keras_model(graph: onnx.GraphProto, input_shape: tuple[int, ...]):
         elif op == "Relu":
             x = layers.ReLU()(x)
         elif op == "MaxPool":
-            x = layers.MaxPooling2D(tuple(attrs["kernel_shape"]), strides=tuple(attrs.get("strides", (1, 1))))(x)
+            x = layers.MaxPooling2D(
+                tuple(attrs["kernel_shape"]), strides=tuple(attrs.get("strides", (1, 1)))
+            )(x)
         elif op == "Flatten":
             flat_chw = (x.shape[3], x.shape[1], x.shape[2]) if len(x.shape) == 4 else None
             x = layers.Flatten()(x)
@@ -111,11 +113,15 @@ def export(onnx_path: Path, calib_path: Path, out_path: Path) -> None:
         interpreter.invoke()
         y = (interpreter.get_tensor(out["index"])[0].astype(np.float32) - z_out) * s_out
         agree += int(np.argmax(y) == np.argmax(ref))
-    print(f"{out_path}: {out_path.stat().st_size} bytes, int8 vs float argmax agreement {agree}/{len(samples)}")
+    print(
+        f"{out_path}: {out_path.stat().st_size} bytes, int8 vs float argmax agreement {agree}/{len(samples)}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("onnx", type=Path, help="float ONNX classifier (Conv/Relu/MaxPool/Flatten/Gemm/BN)")
     parser.add_argument("--calib", type=Path, required=True, help="calibration inputs .npy (float32, NCHW)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .tflite path")

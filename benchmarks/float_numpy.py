@@ -49,7 +49,9 @@ class FloatModel:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         build = _BUILDERS.get(node.op_type)
         if build is None:
-            raise UnsupportedOnnxError(f"numpy float runner: unsupported ONNX op {node.op_type} ({node.name})")
+            raise UnsupportedOnnxError(
+                f"numpy float runner: unsupported ONNX op {node.op_type} ({node.name})"
+            )
         fn = build(self, node, attrs)
         ins, out = [name for name in node.input if name and name not in self.consts], node.output[0]
         if fn is None or not ins:  # a constant: folded once, here
@@ -77,7 +79,9 @@ def _gemm(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Callable:
     w = model.const(node.input[1]) * np.float32(attrs.get("alpha", 1.0))
     w = np.ascontiguousarray(w if attrs.get("transB", 0) == 0 else w.T)
     bias = (
-        model.const(node.input[2]) * np.float32(attrs.get("beta", 1.0)) if len(node.input) > 2 else np.float32(0)
+        model.const(node.input[2]) * np.float32(attrs.get("beta", 1.0))
+        if len(node.input) > 2
+        else np.float32(0)
     )
     if attrs.get("transA", 0):
         raise UnsupportedOnnxError(f"numpy float runner: Gemm transA=1 ({node.name})")
@@ -158,7 +162,9 @@ def _batchnorm(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Callable
     k = scale / np.sqrt(var + np.float32(attrs.get("epsilon", 1e-5)))
     shape = (1, -1) + (1,) * 2
     mul, add = k.reshape(shape).astype(np.float32), (bias - mean * k).reshape(shape).astype(np.float32)
-    return lambda x: x * mul.reshape((1, -1) + (1,) * (x.ndim - 2)) + add.reshape((1, -1) + (1,) * (x.ndim - 2))
+    return lambda x: (
+        x * mul.reshape((1, -1) + (1,) * (x.ndim - 2)) + add.reshape((1, -1) + (1,) * (x.ndim - 2))
+    )
 
 
 def _pads(attrs: dict, node: onnx.NodeProto) -> tuple[int, int, int, int]:
@@ -180,7 +186,10 @@ def _conv_fn(w: np.ndarray, bias: np.ndarray | None, strides, dilations, pads, g
     """Grouped 2-D convolution as im2col + one sgemm per group; w is (O, C/group, kh, kw)."""
     out_channels, _, kh, kw = w.shape
     per_group = out_channels // group
-    mats = [np.ascontiguousarray(w[g * per_group : (g + 1) * per_group].reshape(per_group, -1).T) for g in range(group)]
+    mats = [
+        np.ascontiguousarray(w[g * per_group : (g + 1) * per_group].reshape(per_group, -1).T)
+        for g in range(group)
+    ]
     top, left, bottom, right = pads
     b = None if bias is None else bias.reshape(1, -1, 1, 1)
 
@@ -205,7 +214,12 @@ def _conv(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Callable:
     w = model.const(node.input[1])
     bias = model.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     return _conv_fn(
-        w, bias, attrs.get("strides", (1, 1)), attrs.get("dilations", (1, 1)), _pads(attrs, node), attrs.get("group", 1)
+        w,
+        bias,
+        attrs.get("strides", (1, 1)),
+        attrs.get("dilations", (1, 1)),
+        _pads(attrs, node),
+        attrs.get("group", 1),
     )
 
 
@@ -222,9 +236,13 @@ def _conv_transpose(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Cal
     kh, kw = w.shape[2:]
     flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     ph, pw = dh * (kh - 1), dw * (kw - 1)
-    conv = _conv_fn(flipped, bias, (1, 1), (dh, dw), (ph - top, pw - left, ph - bottom + oph, pw - right + opw), 1)
+    conv = _conv_fn(
+        flipped, bias, (1, 1), (dh, dw), (ph - top, pw - left, ph - bottom + oph, pw - right + opw), 1
+    )
     if min(ph - top, pw - left, ph - bottom, pw - right) < 0:
-        raise UnsupportedOnnxError(f"numpy float runner: ConvTranspose pads larger than the kernel ({node.name})")
+        raise UnsupportedOnnxError(
+            f"numpy float runner: ConvTranspose pads larger than the kernel ({node.name})"
+        )
 
     def conv_transpose(x: np.ndarray) -> np.ndarray:
         n, c, h, wd = x.shape

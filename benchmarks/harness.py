@@ -21,6 +21,7 @@ from nodes.accounts import dev_accounts
 from nodes.chain import CallRequest, error_message, open_chain
 
 BENCH_BLOCK_GAS_LIMIT = 60_000_000
+ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
 CALL_GAS_CAP = 2_000_000_000  # raised like `--rpc.gascap`: the plain-Solidity CNN exceeds any block limit
 
 
@@ -59,7 +60,7 @@ class BenchChain:
         tx = unsigned.as_signed_transaction(self._key, chain_id=self.chain.chain_id)
         _, receipts, computations = self.chain.mine([tx])
         if computations[0].is_error:
-            raise BenchExecutionError(f"benchmark transaction failed: {error_message(computations[0])}")
+            raise BenchExecutionError(f"benchmark transaction failed: {_failure(computations[0])}")
         return receipts[0].gas_used, computations[0]
 
     def deploy(self, init_code: bytes) -> bytes:
@@ -74,11 +75,11 @@ class BenchChain:
         computation = self.chain.call(request, self.chain.head)
         seconds = time.perf_counter() - start
         if computation.is_error:
-            raise BenchExecutionError(f"benchmark call failed: {error_message(computation)}")
+            raise BenchExecutionError(f"benchmark call failed: {_failure(computation)}")
         return CallResult(bytes(computation.output), gas - computation.get_gas_remaining(), seconds)
 
     def deploy_model(self, data: bytes) -> bytes:
-        """Deploy a ModelStore, upload `data` with the deployers' upload plan and seal it; returns its address."""
+        """Deploy a ModelStore, upload `data` with the deployers' plan and seal it; returns its address."""
         from evm_ext.contracts import model_store, seal_calldata, upload_plan, write_calldata
 
         address = self.deploy(model_store().bytecode)
@@ -86,6 +87,15 @@ class BenchChain:
             self.transact(address, write_calldata(offset, chunk))
         self.transact(address, seal_calldata())
         return address
+
+
+def _failure(computation: ComputationAPI) -> str:
+    """The node's error message, plus the reason string of a `require` revert."""
+    message, data = error_message(computation), bytes(computation.output)
+    if computation.is_error and data[:4] == ERROR_SELECTOR:
+        (reason,) = decode(["string"], data[4:])
+        message += f": {reason}"
+    return message
 
 
 @cache

@@ -27,7 +27,9 @@ class LiteRTModel:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
-            raise AievmError("the TFLite comparison needs ai-edge-litert: pip install ai-edge-litert==2.3.0") from exc
+            raise AievmError(
+                "the TFLite comparison needs ai-edge-litert: pip install ai-edge-litert==2.3.0"
+            ) from exc
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
         self.interpreter.allocate_tensors()
         self.inp = self.interpreter.get_input_details()[0]

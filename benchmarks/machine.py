@@ -27,7 +27,10 @@ def blas_info() -> list[dict[str, object]]:
     from threadpoolctl import threadpool_info
 
     return [
-        {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
+        {
+            k: info.get(k)
+            for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+        }
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]

@@ -7,8 +7,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-RUNTIMES = (("engine_int8", "aievm engine int8"), ("numpy_float32", "numpy float32"),
-            ("onnxruntime_float32", "onnxruntime float32"), ("tflite_int8", "TFLite int8 (LiteRT)"))
+RUNTIMES = (
+    ("engine_int8", "aievm engine int8"),
+    ("numpy_float32", "numpy float32"),
+    ("onnxruntime_float32", "onnxruntime float32"),
+    ("tflite_int8", "TFLite int8 (LiteRT)"),
+)
 
 
 def _us(seconds: float | None) -> str:
@@ -20,53 +24,78 @@ def _yes(flag: bool | None) -> str:
 
 
 def machine_line(machine: dict) -> str:
-    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
-                     for b in machine["blas"])
+    blas = ", ".join(
+        f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+        for b in machine["blas"]
+    )
     load = ", ".join(f"{x:.1f}" for x in machine["load_average"])
-    return (f"{machine['cpu_model']}, {machine['nproc']} cores; Python {machine['python']}, numpy "
-            f"{machine['numpy']}; BLAS {blas}; load average {load}")
+    return (
+        f"{machine['cpu_model']}, {machine['nproc']} cores; Python {machine['python']}, numpy "
+        f"{machine['numpy']}; BLAS {blas}; load average {load}"
+    )
 
 
 def print_report(results: dict, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"[bold]aievm bench[/] ({'quick' if results['quick'] else 'full'}, {results['date']},"
-                  f" {results['seconds']:.0f} s)")
+    console.print(
+        f"[bold]aievm bench[/] ({'quick' if results['quick'] else 'full'}, {results['date']},"
+        f" {results['seconds']:.0f} s)"
+    )
     console.print(machine_line(results["machine"]))
-    if "infer_gas" in results:
-        console.print(infer_gas_table(results["infer_gas"]))
-    if "solidity_baseline" in results:
-        console.print(baseline_table(results["solidity_baseline"]))
-    if "engine" in results:
-        console.print(engine_table(results["engine"]))
-    if "rpc" in results:
-        console.print(rpc_table(results["rpc"]))
-    console.print(targets_table(results["targets"]))
+    for table in _tables(results):
+        console.print(table)
 
 
 def infer_gas_table(section: dict) -> Table:
     ec = section["ecrecover"]
-    table = Table(title=f"INFER gas/s vs ECRECOVER ({ec['gas_per_s'] / 1e6:.1f} Mgas/s, "
-                        f"{ec['us_per_call']:.1f} µs per {ec['gas_per_call']:,.0f}-gas call), same VM, same run")
+    table = Table(
+        title=f"INFER gas/s vs ECRECOVER ({ec['gas_per_s'] / 1e6:.1f} Mgas/s, "
+        f"{ec['us_per_call']:.1f} µs per {ec['gas_per_call']:,.0f}-gas call), same VM, same run"
+    )
     for col in ("model", "MACs", "gas / INFER", "µs / INFER", "Mgas/s", "× ECRECOVER gas/s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, row in section["models"].items():
-        table.add_row(name, f"{row['macs']:,}", f"{row['gas_per_infer']:,.0f}", f"{row['us_per_infer']:,.1f}",
-                      f"{row['gas_per_s'] / 1e6:.1f}", f"{row['ratio']:.2f}")
+        table.add_row(
+            name,
+            f"{row['macs']:,}",
+            f"{row['gas_per_infer']:,.0f}",
+            f"{row['us_per_infer']:,.1f}",
+            f"{row['gas_per_s'] / 1e6:.1f}",
+            f"{row['ratio']:.2f}",
+        )
     return table
 
 
 def baseline_table(section: dict) -> Table:
     table = Table(title="INFER vs the same network in plain Solidity (Int8Net), eth_call on the same node")
-    for col in ("model", "samples", "same output", "INFER gas", "Solidity gas", "× cheaper", "INFER ms",
-                "Solidity s", "× faster", "Solidity upload gas"):
+    for col in (
+        "model",
+        "samples",
+        "same output",
+        "INFER gas",
+        "Solidity gas",
+        "× cheaper",
+        "INFER ms",
+        "Solidity s",
+        "× faster",
+        "Solidity upload gas",
+    ):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, row in section.items():
         if not isinstance(row, dict):
             continue
-        table.add_row(name, str(row["samples"]), _yes(row["outputs_equal"]), f"{row['infer']['gas']:,.0f}",
-                      f"{row['solidity']['gas']:,.0f}", f"{row['gas_ratio']:,.0f}",
-                      f"{row['infer']['seconds'] * 1e3:.2f}", f"{row['solidity']['seconds']:.1f}",
-                      f"{row['time_ratio']:,.0f}", f"{row['solidity']['upload_gas']:,}")
+        table.add_row(
+            name,
+            str(row["samples"]),
+            _yes(row["outputs_equal"]),
+            f"{row['infer']['gas']:,.0f}",
+            f"{row['solidity']['gas']:,.0f}",
+            f"{row['gas_ratio']:,.0f}",
+            f"{row['infer']['seconds'] * 1e3:.2f}",
+            f"{row['solidity']['seconds']:.1f}",
+            f"{row['time_ratio']:,.0f}",
+            f"{row['solidity']['upload_gas']:,}",
+        )
     return table
 
 
@@ -83,7 +112,9 @@ def engine_table(section: dict) -> Table:
             continue
         t, r = row["timings"], row["engine_ratio"]
         cells = [_us(t[key]["median"]) if key in t else "-" for key, _ in RUNTIMES]
-        ratios = [f"{r[k]:.2f}" if k in r else "-" for k in ("tflite_int8", "numpy_float32", "onnxruntime_float32")]
+        ratios = [
+            f"{r[k]:.2f}" if k in r else "-" for k in ("tflite_int8", "numpy_float32", "onnxruntime_float32")
+        ]
         table.add_row(name, f"{row['macs']:,}", *cells, *ratios)
     return table
 
@@ -93,15 +124,27 @@ def rpc_table(section: dict) -> Table:
     for col in ("figure", "median", "p95", "ratio to baseline"):
         table.add_column(col, justify="left" if col == "figure" else "right")
     infer, tiny = section["model_infer_call_ms"], section["tiny_call_ms"]
-    table.add_row("modelInfer eth_call (ms)", f"{infer['median']:.2f}", f"{infer['p95']:.2f}",
-                  f"{section['model_infer_vs_tiny_call']:.2f} × tiny call")
+    table.add_row(
+        "modelInfer eth_call (ms)",
+        f"{infer['median']:.2f}",
+        f"{infer['p95']:.2f}",
+        f"{section['model_infer_vs_tiny_call']:.2f} × tiny call",
+    )
     table.add_row("tiny eth_call (ms)", f"{tiny['median']:.2f}", f"{tiny['p95']:.2f}", "")
     table.add_row("transfers with receipts (/s)", f"{section['transfers_per_s']:.0f}", "", "")
-    table.add_row("modelInfer transactions with receipts (/s)", f"{section['infer_transactions_per_s']:.0f}", "",
-                  f"{section['infer_tx_vs_transfer_rate']:.2f} × transfers")
+    table.add_row(
+        "modelInfer transactions with receipts (/s)",
+        f"{section['infer_transactions_per_s']:.0f}",
+        "",
+        f"{section['infer_tx_vs_transfer_rate']:.2f} × transfers",
+    )
     rss = section["rss_mb"]
-    table.add_row(f"node RSS over {rss['calls']:,} INFER calls (MB)", f"{rss['start']:.1f} → {rss['end']:.1f}",
-                  f"max {rss['max']:.1f}", f"+{rss['growth']:.1f} MB")
+    table.add_row(
+        f"node RSS over {rss['calls']:,} INFER calls (MB)",
+        f"{rss['start']:.1f} → {rss['end']:.1f}",
+        f"max {rss['max']:.1f}",
+        f"+{rss['growth']:.1f} MB",
+    )
     return table
 
 
@@ -136,11 +179,13 @@ def plot(results: dict, path: Path) -> None:
         rows = {k: v for k, v in results["solidity_baseline"].items() if isinstance(v, dict)}
         x = range(len(rows))
         ax_sol.bar([i - 0.2 for i in x], [r["infer"]["gas"] for r in rows.values()], 0.4, label="INFER")
-        ax_sol.bar([i + 0.2 for i in x], [r["solidity"]["gas"] for r in rows.values()], 0.4,
-                   label="plain Solidity")
+        ax_sol.bar(
+            [i + 0.2 for i in x], [r["solidity"]["gas"] for r in rows.values()], 0.4, label="plain Solidity"
+        )
         for i, r in zip(x, rows.values(), strict=True):
-            ax_sol.annotate(f"{r['gas_ratio']:,.0f}× cheaper", (i, r["solidity"]["gas"]), ha="center",
-                            va="bottom")
+            ax_sol.annotate(
+                f"{r['gas_ratio']:,.0f}× cheaper", (i, r["solidity"]["gas"]), ha="center", va="bottom"
+            )
         ax_sol.set_xticks(list(x), list(rows))
         ax_sol.set_yscale("log")
         ax_sol.set_ylim(bottom=1e3)
@@ -167,10 +212,55 @@ def plot(results: dict, path: Path) -> None:
         ax_rss.axhline(300, color="tab:red", ls="--", label="300 MB target")
         ax_rss.set_xlabel("modelInfer eth_calls")
         ax_rss.set_ylabel("node RSS (MB)")
-        ax_rss.set_title(f"Node memory; modelInfer median {results['rpc']['model_infer_call_ms']['median']:.2f} ms")
+        ax_rss.set_title(
+            f"Node memory; modelInfer median {results['rpc']['model_infer_call_ms']['median']:.2f} ms"
+        )
         ax_rss.legend()
-    fig.suptitle(f"aievm bench — {results['machine']['cpu_model']}, {results['machine']['nproc']} cores, "
-                 f"{results['date']}")
+    fig.suptitle(
+        f"aievm bench — {results['machine']['cpu_model']}, {results['machine']['nproc']} cores, "
+        f"{results['date']}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def markdown(results: dict) -> str:
+    """The results as Markdown tables (the generated part of docs/benchmarks.md)."""
+    lines = [
+        f"Run: {'quick' if results['quick'] else 'full'}, {results['date']}, {results['seconds']:.0f} s.",
+        f"Machine: {machine_line(results['machine'])}.",
+        "",
+    ]
+    for table in _tables(results):
+        lines += [
+            f"**{table.title}**",
+            "",
+            "| " + " | ".join(c.header for c in table.columns) + " |",
+            "|" + "|".join("---" if c.justify == "left" else "---:" for c in table.columns) + "|",
+        ]
+        cells = [list(c.cells) for c in table.columns]
+        for row in zip(*cells, strict=True):
+            lines.append("| " + " | ".join(_plain(str(cell)) for cell in row) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _plain(cell: str) -> str:
+    for markup in ("[green]", "[red]", "[/]"):
+        cell = cell.replace(markup, "")
+    return cell
+
+
+def _tables(results: dict) -> list[Table]:
+    tables = []
+    if "infer_gas" in results:
+        tables.append(infer_gas_table(results["infer_gas"]))
+    if "solidity_baseline" in results:
+        tables.append(baseline_table(results["solidity_baseline"]))
+    if "engine" in results:
+        tables.append(engine_table(results["engine"]))
+    if "rpc" in results:
+        tables.append(rpc_table(results["rpc"]))
+    tables.append(targets_table(results["targets"]))
+    return tables

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from benchmarks import calibrate_gas
 from benchmarks.engine_compare import SHIPPED, compare_engine, float_inputs
 from benchmarks.harness import BenchChain
+from benchmarks.litert_runner import TFLITE_FILES
 from benchmarks.machine import describe
 from benchmarks.rpc_bench import rpc_figures
 from benchmarks.solidity_compare import compare
+from evm_ext.errors import AievmError
 from evm_ext.model import load_model
 
 SCHEMA_VERSION = 1
@@ -52,6 +54,7 @@ TARGETS: dict[str, tuple[tuple[str, ...], str, float]] = {
     "tiny_call_median_ms": (("rpc", "tiny_call_ms", "median"), "<=", 1.5),
     "transfers_per_s": (("rpc", "transfers_per_s"), ">=", 240.0),
     "node_rss_max_mb": (("rpc", "rss_mb", "max"), "<", 300.0),
+    "node_rss_growth_mb": (("rpc", "rss_mb", "growth"), "<=", 10.0),
 }
 
 
@@ -68,7 +71,9 @@ def check_targets(results: dict) -> dict[str, dict]:
     out = {}
     for name, (path, op, target) in TARGETS.items():
         value = _lookup(results, path)
-        met = None if value is None else {"<=": value <= target, ">=": value >= target, "<": value < target}[op]
+        met = (
+            None if value is None else {"<=": value <= target, ">=": value >= target, "<": value < target}[op]
+        )
         out[name] = {"value": value, "target": f"{op} {target:g}", "met": met}
     return out
 
@@ -77,8 +82,9 @@ def infer_gas_section(settings: Settings) -> dict:
     models = calibrate_gas.sweep()
     if not settings.calibration_sweep:
         models = {name: model for name, model in models.items() if name in calibrate_gas.SHIPPED}
-    result = calibrate_gas.calibrate(models, budget_s=settings.calibration_budget_s,
-                                     rounds=settings.calibration_rounds)
+    result = calibrate_gas.calibrate(
+        models, budget_s=settings.calibration_budget_s, rounds=settings.calibration_rounds
+    )
     ratios = [row["ratio"] for row in result["models"].values()]
     return {**result, "ratio_min": min(ratios), "ratio_max": max(ratios)}
 
@@ -101,10 +107,17 @@ def rpc_section(settings: Settings) -> dict:
     shipped = SHIPPED[0]  # the MNIST MLP
     model = load_model(shipped.aiem)
     inputs = [model.encode_input(x[None]) for x in float_inputs(shipped, model, 32)]
-    result = rpc_figures(model.encode(), inputs, model.output_size, calls=settings.rpc_calls,
-                         transactions=settings.rpc_transactions, rss_calls=settings.rss_calls)
-    result["model_infer_vs_tiny_call"] = (result["model_infer_call_ms"]["median"]
-                                          / result["tiny_call_ms"]["median"])
+    result = rpc_figures(
+        model.encode(),
+        inputs,
+        model.output_size,
+        calls=settings.rpc_calls,
+        transactions=settings.rpc_transactions,
+        rss_calls=settings.rss_calls,
+    )
+    result["model_infer_vs_tiny_call"] = (
+        result["model_infer_call_ms"]["median"] / result["tiny_call_ms"]["median"]
+    )
     result["infer_tx_vs_transfer_rate"] = result["infer_transactions_per_s"] / result["transfers_per_s"]
     return result
 
@@ -117,10 +130,15 @@ SECTIONS: dict[str, Callable[[Settings], dict]] = {
 }
 
 
-def run_bench(quick: bool, sections: tuple[str, ...] = tuple(SECTIONS),
-              progress: Callable[[str], None] = lambda _: None) -> dict:
+def run_bench(
+    quick: bool, sections: tuple[str, ...] = tuple(SECTIONS), progress: Callable[[str], None] = lambda _: None
+) -> dict:
     """Run the chosen sections; returns the JSON-ready results (machine, settings, figures, targets)."""
     settings = QUICK if quick else FULL
+    missing = [str(p) for s in SHIPPED for p in (s.aiem, s.onnx, s.inputs) if not p.exists()]
+    missing += [str(p) for p in TFLITE_FILES.values() if not p.exists()]
+    if missing:
+        raise AievmError(f"aievm bench needs the shipped model files; missing: {', '.join(missing)}")
     started = time.perf_counter()
     results: dict = {
         "schema": SCHEMA_VERSION,

@@ -33,7 +33,9 @@ def summarize(samples: list[float] | np.ndarray) -> Timing:
     )
 
 
-def measure(fn: Callable[[], object], *, repeat: int, warmup: int = 3, budget_s: float | None = None) -> Timing:
+def measure(
+    fn: Callable[[], object], *, repeat: int, warmup: int = 3, budget_s: float | None = None
+) -> Timing:
     """Time `repeat` calls of fn() (stopping early once `budget_s` seconds are spent, after >= 5 calls)."""
     for _ in range(warmup):
         fn()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import json
 import multiprocessing
 import os
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rlp
-from eth.abc import ComputationAPI, VirtualMachineAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, VirtualMachineAPI
 from eth.consensus.context import ConsensusContext
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
@@ -48,6 +47,7 @@ from eth_utils import ValidationError, decode_hex, to_canonical_address
 
 from evm_ext.conformance_expected import EXPECTED_DIFFERENT
 from evm_ext.errors import AievmError
+from evm_ext.vm.forks import CancunInferVM
 from evm_ext.vm.instructions import INFER_OPCODES
 
 FORK = "Cancun"
@@ -55,11 +55,8 @@ CHAIN_ID = 1
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FIXTURES = PROJECT_ROOT.parent / "shared/fixtures/ethereum-tests/GeneralStateTests"
 
-# VMs selectable by name: "module:attribute", imported lazily in each worker process.
-VMS: dict[str, str] = {
-    "cancun-infer": "evm_ext.vm.forks:CancunInferVM",
-    "cancun": "eth.vm.forks:CancunVM",
-}
+# The VMs under test, by name (workers receive the name).
+VMS: dict[str, type[VirtualMachineAPI]] = {"cancun-infer": CancunInferVM, "cancun": CancunVM}
 DEFAULT_VM = "cancun-infer"
 
 EMPTY_LOGS_HASH = keccak(rlp.encode([]))
@@ -119,18 +116,12 @@ def _load(file: Path) -> dict:
     return json.loads(file.read_bytes())
 
 
-@functools.cache
-def vm_class(name: str) -> type[VirtualMachineAPI]:
-    module, _, attr = VMS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def _ancestor_hashes(block_number: int) -> list[bytes]:
     """BLOCKHASH as the ethereum/tests fillers define it: keccak of the decimal block number."""
     return [keccak(str(n).encode()) for n in range(block_number - 1, max(block_number - 257, -1), -1)]
 
 
-def _header(vm_cls: type[VirtualMachineAPI], env: dict):
+def _header(vm_cls: type[VirtualMachineAPI], env: dict) -> BlockHeaderAPI:
     def num(key: str) -> int:
         return int(env[key], 16)
 
@@ -153,6 +144,8 @@ def execute(vm_cls: type[VirtualMachineAPI], fixture: dict, post: dict) -> tuple
     header = _header(vm_cls, fixture["env"])
     chaindb = ChainDB(AtomicDB())
     vm = vm_cls(header, chaindb, ChainContext(CHAIN_ID), ConsensusContext(chaindb.db))
+    # py-evm takes BLOCKHASH values from the chain DB's ancestors; a state test has none, so the
+    # VM's state is built here with the fillers' hashes (VM.build_state is py-evm's own constructor).
     vm._state = vm.build_state(chaindb.db, header, vm.chain_context, _ancestor_hashes(header.block_number))
     setup_state(normalize_account_state(fixture["pre"]), vm.state)
     pre_root = vm.state.state_root
@@ -175,7 +168,7 @@ def classify(case: Case, vm_name: str, fixtures: Path, explain: bool = False) ->
     fixture = _load(fixtures / case.path)[case.test]
     post = fixture["post"][FORK][case.index]
     try:
-        root, logs_hash, rejection = execute(vm_class(vm_name), fixture, post)
+        root, logs_hash, rejection = execute(VMS[vm_name], fixture, post)
     except Exception as exc:
         problem = f"unexpected {type(exc).__name__}: {exc}"
     else:
@@ -330,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     for result in run(cases, args.vm, args.fixtures, args.jobs, args.explain):
         counts[result.outcome] += 1
         if result.outcome == FAILED or args.verbose:
-            print(f"{result.outcome} {result.seconds:.2f}s {result.case.id} {result.detail}", flush=True)
+            print(f"{result.outcome} {result.seconds:.2f}s {result.case.id}\t{result.detail}", flush=True)
     print(f"{len(cases)} cases with {args.vm} in {time.monotonic() - start:.0f} s")
     print(summary(counts))
     return 1 if counts[FAILED] else 0

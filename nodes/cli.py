@@ -8,7 +8,7 @@ from nodes.chain import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK
 
 NODE_EXAMPLES = """\
 examples:
-  aievm node                                # http://127.0.0.1:8545, data in ./.aievm-chain
+  aievm node                                # http://127.0.0.1:8545, data in ./.aievm/chain
   aievm node --in-memory --port 8546        # throwaway chain
   aievm node --data-dir /tmp/chain --block-time 2   # mine queued transactions every 2 s
   curl -s -X POST -H 'Content-Type: application/json' \\
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     node.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     node.add_argument("--port", type=int, default=8545, help="port (default 8545; 0 = any free port)")
     where = node.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", default=".aievm-chain", help="LMDB data directory (./.aievm-chain)")
+    where.add_argument("--data-dir", default=".aievm/chain", help="LMDB data directory (./.aievm/chain)")
     where.add_argument("--in-memory", action="store_true", help="keep nothing after exit")
     node.add_argument("--chain-id", type=int, default=DEFAULT_CHAIN_ID, help="chain id of a new chain")
     node.add_argument(

@@ -83,6 +83,7 @@ class LMDBDatabase(BaseAtomicDB):
         except (OSError, lmdb.Error) as exc:
             raise DatabaseError(f"cannot open the chain database in {path}: {exc}") from exc
         self._batch: _TxnBatch | None = None
+        self.commits = 0  # committed write transactions, for callers that flush only after changes
 
     def flush(self) -> None:
         """Force committed transactions to disk (fsync)."""
@@ -130,5 +131,6 @@ class LMDBDatabase(BaseAtomicDB):
             raise
         else:
             txn.commit()
+            self.commits += 1
         finally:
             self._batch = None

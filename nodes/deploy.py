@@ -104,6 +104,9 @@ def deploy_model(
     store = up.w3.eth.contract(address=address, abi=model_store().abi)
     expected = keccak(data)
     if not store.functions.isSealed().call():
+        owner = store.functions.owner().call()
+        if owner != up.account.address:
+            raise DeployError(f"the ModelStore at {address} is owned by {owner}, not {up.account.address}")
         _upload(up, store, address, data, progress)
         up.wait(up.send(address, seal_calldata(), seal_gas(len(data))), "seal()")
     recorded = bytes(store.functions.modelHash().call())

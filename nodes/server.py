@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,7 +33,29 @@ from nodes.rpc import (
 log = logging.getLogger("aievm.node")
 
 FLUSH_SECONDS = 1.0
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a model chunk of a full 30M-gas block fits with room to spare
+MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 128  # a model chunk of a full 30M-gas block fits with room to spare
+
+
+def parse_json(body: bytes | str) -> Any:
+    """json.loads, refusing nesting deeper than MAX_JSON_DEPTH first.
+
+    py-evm raises the interpreter's recursion limit to 100,000, so the C JSON decoder would recurse
+    until the thread's stack overflows (a segfault) on a body like `[[[[...]]]]`.
+    """
+    raw = body.encode() if isinstance(body, str) else body
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        depth = deepest = 0
+        for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', raw)):
+            depth += 1 if bracket in b"[{" else -1
+            deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH}")
+    return json.loads(raw)
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def _dumps(value: Any) -> str:
@@ -129,9 +152,9 @@ class NodeServer:
 
     def handle_text(self, body: bytes | str, subscriptions: _Subscriptions | None = None) -> str | None:
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-            return _dumps(error_response(None, RpcError(PARSE_ERROR, "parse error: invalid JSON")))
+            payload = parse_json(body)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
+            return _dumps(error_response(None, RpcError(PARSE_ERROR, f"parse error: {exc}")))
         if subscriptions is not None and isinstance(payload, dict):
             method = payload.get("method")
             if method in ("eth_subscribe", "eth_unsubscribe"):
@@ -177,10 +200,16 @@ class NodeServer:
             task.cancel()
 
     async def _flush_every(self) -> None:
-        """fsync the database once a second (commits themselves do not wait for the disk)."""
+        """fsync the database once a second if it changed (commits do not wait for the disk); the
+        fsync runs on a worker thread so that requests are not held up behind the disk."""
+        loop = asyncio.get_running_loop()
+        db = self.handler.chain.db
+        flushed = db.commits
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
-            self.handler.chain.db.flush()
+            if db.commits != flushed:
+                flushed = db.commits
+                await loop.run_in_executor(None, db.flush)
 
     async def _mine_every(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The plain-Solidity baseline (Int8Net) against INFER and the engine, on a real DevChain with the INFER fork."""
+"""The plain-Solidity baseline (Int8Net) vs INFER and the engine, on a real DevChain with the INFER fork."""
 
 from __future__ import annotations
 
@@ -61,7 +61,11 @@ def test_padded_strided_dilated_cnn_matches_infer_and_engine():
 def test_plan_layers_maps_the_shipped_cnn():
     layers = plan_layers(load_model(ROOT / "models/mnist_cnn/mnist_cnn.aiem"))
     assert [(layer.kind, layer.cin, layer.h, layer.cout, layer.oh) for layer in layers] == [
-        (2, 1, 28, 8, 24), (3, 8, 24, 8, 12), (2, 8, 12, 16, 8), (3, 16, 8, 16, 4), (1, 256, 1, 32, 1),
+        (2, 1, 28, 8, 24),
+        (3, 8, 24, 8, 12),
+        (2, 8, 12, 16, 8),
+        (3, 16, 8, 16, 4),
+        (1, 256, 1, 32, 1),
         (1, 32, 1, 10, 1),
     ]
 
@@ -69,3 +73,12 @@ def test_plan_layers_maps_the_shipped_cnn():
 def test_unsupported_op_is_a_clear_error():
     with pytest.raises(BaselineUnsupportedError, match="no Lookup op"):
         plan_layers(with_lookup())
+
+
+def test_wrong_input_size_reverts_with_a_reason():
+    from benchmarks.baseline import Baseline
+    from benchmarks.harness import BenchExecutionError
+
+    baseline = Baseline(BenchChain(), plan_layers(padded_cnn()))
+    with pytest.raises(BenchExecutionError, match="reverted: wrong input size"):
+        baseline.forward(b"\x00" * 10)

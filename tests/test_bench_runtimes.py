@@ -29,9 +29,12 @@ def test_unsupported_onnx_op_is_named(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="erf0")], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Erf", ["x"], ["y"], name="erf0")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     onnx.save(helper.make_model(graph), tmp_path / "erf.onnx")
     with pytest.raises(UnsupportedOnnxError, match="Erf"):
         load_float_model(tmp_path / "erf.onnx")
@@ -45,8 +48,15 @@ def test_tflite_int8_agrees_with_the_engine_on_the_test_set(name):
     labels = np.load(shipped.inputs.parent / "mnist_test_labels.npy")[:300]
     lite = LiteRTModel(TFLITE_FILES[name], num_threads=1)
     lite_top = np.array([np.argmax(lite.invoke(q)) for q in lite.quantize(x)])
-    engine_top = model.run(np.stack([np.frombuffer(model.encode_input(xi[None]), np.int8) for xi in x])
-                           .reshape(len(x), *model.input_shape)).reshape(len(x), -1).argmax(axis=1)
+    engine_top = (
+        model.run(
+            np.stack([np.frombuffer(model.encode_input(xi[None]), np.int8) for xi in x]).reshape(
+                len(x), *model.input_shape
+            )
+        )
+        .reshape(len(x), -1)
+        .argmax(axis=1)
+    )
     assert np.mean(lite_top == engine_top) >= 0.97
     assert np.mean(lite_top == labels) >= 0.9
 

@@ -15,7 +15,9 @@ from evm_ext.cli import main
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    assert main(["bench", "--quick", "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")]) == 0
+    assert (
+        main(["bench", "--quick", "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")]) == 0
+    )
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return json.loads((out / "bench.json").read_text())
 

@@ -11,6 +11,7 @@ from web3 import Web3
 from evm_ext.cli import main as aievm_main
 from evm_ext.contracts import model_store, upload_plan, write_calldata, write_gas
 from evm_ext.model import load_model
+from nodes.accounts import dev_accounts
 from nodes.chain import open_chain
 from nodes.demo import MODEL_PATH, TEST_IMAGES, TEST_LABELS, deploy_ai_contract, pick_samples
 from nodes.deploy import DeployError, deploy_model
@@ -101,6 +102,9 @@ def test_deploy_resumes_an_interrupted_upload(node, w3, model):
         w3.eth.send_transaction({"from": sender, "to": address, "data": write_calldata(offset, chunk),
                                  "gas": write_gas(len(chunk))})
     )
+    other_key = dev_accounts()[7].key.hex()
+    with pytest.raises(DeployError, match="is owned by"):
+        deploy_model(data, node.url, address=address, private_key=other_key, progress=False)
     resumed = deploy_model(data, node.url, address=address, progress=False)
     assert resumed.address == address
     assert resumed.transactions == len(plan) - 1 + 1  # the missing chunks, then seal

@@ -16,8 +16,19 @@ from evm_ext.contracts import (
 from evm_ext.vm.bytecode import assemble
 from evm_ext.vm.forks import PragueInferVM
 from evm_ext.vm.model_cache import ABSENT, MODEL_CACHE, ModelCache
-from tests.test_vm_infer import MNIST_MLP, PROBE, SMALL, STORE, _failing_accounts, _inputs
-from tests.vm_fixtures import InferChain, address, infer_probe, model_store_account, parse_probe
+from tests.vm_fixtures import (
+    MNIST_MLP,
+    PROBE,
+    SMALL,
+    STORE,
+    InferChain,
+    address,
+    failing_accounts,
+    infer_probe,
+    model_store_account,
+    parse_probe,
+    random_inputs,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +44,9 @@ def _run_scenarios() -> list[tuple[int, int, bytes]]:
     """(success, gas, output) of INFER on valid and invalid models, each twice (a miss then a hit)."""
     results = []
     for model, account, samples in [
-        (MNIST_MLP, model_store_account(MNIST_MLP.encode()), _inputs(MNIST_MLP, 2)),
-        (SMALL, model_store_account(SMALL.encode()), _inputs(SMALL, 2)),
-        *[(SMALL, account, [bytes(16)] * 2) for account, _ in _failing_accounts(SMALL).values() if account],
+        (MNIST_MLP, model_store_account(MNIST_MLP.encode()), random_inputs(MNIST_MLP, 2)),
+        (SMALL, model_store_account(SMALL.encode()), random_inputs(SMALL, 2)),
+        *[(SMALL, account, [bytes(16)] * 2) for account, _ in failing_accounts(SMALL).values() if account],
     ]:
         probe = infer_probe(STORE, model.input_size, model.output_size)
         chain = InferChain(PragueInferVM, {STORE: account, PROBE: {"code": probe}})
@@ -77,7 +88,7 @@ def test_infer_sees_the_upload_and_seal_made_earlier_in_the_same_transaction(cac
     owner = address("owner contract")
     storage = sealed_storage(raw[:cut], owner) | {SEALED_SLOT: 0, HASH_SLOT: 0}
     write, seal = write_calldata(cut, raw[cut:]), seal_calldata()
-    sample = _inputs(model, 1)[0]
+    sample = random_inputs(model, 1)[0]
     calldata = write + seal + sample
     res = -(-len(calldata) // 32) * 32
     code = assemble(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_keys import keys
 from eth_utils import keccak
 
-from benchmarks.calibrate_gas import VMBench, _store_address, ecrecover_input, infer_loop, mlp, sweep
+from benchmarks.calibrate_gas import VMBench, ecrecover_input, infer_loop, mlp, store_address, sweep
 from evm_ext.model.ops import OpCost, OpKind
 from evm_ext.vm import gas
 
@@ -37,7 +37,7 @@ def test_calibration_loops_execute_infer_with_exact_gas():
     of loop opcodes (5 PUSH, ISZERO, PUSH2, JUMPI, PUSH1, SWAP1, SUB, DUP1, PUSH1, JUMPI, JUMPDEST)."""
     model = mlp((8, 4))
     bench = VMBench({"m": model})
-    address = _store_address("m")
+    address = store_address("m")
     cold, _ = bench.run(infer_loop(model, address, 1))  # the state keeps the address warm afterwards
     one, _ = bench.run(infer_loop(model, address, 1))
     three, _ = bench.run(infer_loop(model, address, 3))

@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 from eth.exceptions import OutOfGas
 
-from benchmarks.calibrate_gas import mlp
-from evm_ext.contracts import DATA_BASE, SEALED_SLOT, model_store, sealed_storage
 from evm_ext.model import Model, load_model
 from evm_ext.vm import gas
 from evm_ext.vm.bytecode import assemble
 from evm_ext.vm.forks import CancunInferVM, PragueInferVM
 from tests.vm_fixtures import (
+    MNIST_MLP,
     OUT,
+    PROBE,
+    ROOT,
+    SMALL,
+    STORE,
     InferChain,
     address,
+    failing_accounts,
     infer_probe,
     input_offset,
     memory_cost,
+    mnist_inputs,
     model_store_account,
     modelinfo_probe,
     parse_probe,
+    random_inputs,
     static_caller,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-MNIST_MLP = load_model(ROOT / "models/mnist_mlp/mnist_mlp.aiem")
-SMALL = mlp((16, 8, 4), seed=3)  # built in code: its gas is pinned as a literal below
-STORE = address("store")
-PROBE = address("probe")
-
-
-def _inputs(model: Model, count: int, seed: int = 0) -> list[bytes]:
-    rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, model.input_size, dtype=np.int8).tobytes() for _ in range(count)]
-
-
-def _mnist_inputs(count: int) -> list[bytes]:
-    images = np.load(ROOT / "models/data/mnist_test_images.npy")[:count].reshape(count, -1)
-    return [MNIST_MLP.encode_input(image.astype(np.float64) / 255.0) for image in images]
 
 
 def expected_infer_gas(model: Model, memory: int = 0, cold: bool = True) -> int:
@@ -60,7 +47,7 @@ def _chain(vm_class: type, model: Model, probe: bytes, extra: dict | None = None
 def test_mnist_mlp_output_is_run_bytes_and_gas_is_the_formula(vm_class):
     model = MNIST_MLP
     chain = _chain(vm_class, model, infer_probe(STORE, model.input_size, model.output_size))
-    for sample in _mnist_inputs(3) + _inputs(model, 2):
+    for sample in mnist_inputs(3) + random_inputs(model, 2):
         _, computation = chain.send(PROBE, sample)
         assert computation.is_success, computation.error
         success, infer_gas, output = parse_probe(computation.output)
@@ -105,29 +92,9 @@ def test_memory_expansion_is_charged_like_call_and_extra_output_space_is_untouch
     assert output == model.run_bytes(sample) + b"\xff" * 4
 
 
-def _failing_accounts(model: Model) -> dict[str, tuple[dict | None, str]]:
-    """name -> (account at STORE, which gas steps apply: 'header' = steps 1-3, 'words' = steps 1-3 and 5)."""
-    raw = model.encode()
-    runtime = model_store().runtime
-    owner = b"\x01" * 20
-    unsealed = sealed_storage(raw, owner) | {SEALED_SLOT: 0}
-    garbage = bytes(range(256)) * 2
-    tampered = sealed_storage(raw, owner)
-    tampered[DATA_BASE + 3] ^= 1
-    return {
-        "missing": (None, "header"),
-        "unsealed": ({"code": runtime, "storage": unsealed}, "header"),
-        "wrong code hash": ({"code": runtime + b"\x00", "storage": sealed_storage(raw, owner)}, "header"),
-        "empty": ({"code": runtime, "storage": {SEALED_SLOT: 1}}, "header"),
-        "malformed": ({"code": runtime, "storage": sealed_storage(garbage, owner)}, "words"),
-        "truncated": ({"code": runtime, "storage": sealed_storage(raw[:-7], owner)}, "words"),
-        "hash mismatch": ({"code": runtime, "storage": tampered}, "words"),
-    }
-
-
-@pytest.mark.parametrize("case", list(_failing_accounts(SMALL)))
+@pytest.mark.parametrize("case", list(failing_accounts(SMALL)))
 def test_invalid_model_pushes_zero_with_defined_gas(case):
-    account, steps = _failing_accounts(SMALL)[case]
+    account, steps = failing_accounts(SMALL)[case]
     accounts = {PROBE: {"code": infer_probe(STORE, 16, 4)}}
     if account is not None:
         accounts[STORE] = account
@@ -208,7 +175,7 @@ def test_out_of_gas_in_infer_reverts_the_frame_and_charges_all_gas():
     in_offset = input_offset(10)
     probe = assemble(1, 1, "SSTORE", "CALLDATASIZE", 0, in_offset, "CALLDATACOPY",
                      10, OUT, 784, in_offset, STORE, "INFER", "POP", "STOP")
-    sample = _mnist_inputs(1)[0]
+    sample = mnist_inputs(1)[0]
     _, direct = _chain(PragueInferVM, model, probe).send(PROBE, sample)
     assert direct.is_success
     needed = direct.get_gas_used()  # the probe frame's gas: SSTORE, copy, INFER, POP
@@ -235,3 +202,14 @@ def test_absurd_memory_ranges_are_out_of_gas_before_any_allocation(in_offset, ou
     gas_used, computation = chain.send(PROBE, gas=1_000_000)
     assert isinstance(computation.error, OutOfGas)
     assert gas_used == 1_000_000
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn/mnist_cnn.aiem", "dcgan/dcgan_generator.aiem"])
+def test_other_shipped_models_run_in_infer(name):
+    model = load_model(ROOT / "models" / name)
+    chain = _chain(PragueInferVM, model, infer_probe(STORE, model.input_size, model.output_size))
+    for sample in random_inputs(model, 2, seed=11):
+        _, computation = chain.send(PROBE, sample)
+        success, infer_gas, output = parse_probe(computation.output)
+        assert (success, output) == (1, model.run_bytes(sample))
+        assert infer_gas == expected_infer_gas(model)

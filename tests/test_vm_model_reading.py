@@ -9,8 +9,7 @@ from evm_ext.contracts import DATA_BASE, data_words
 from evm_ext.model import Model
 from evm_ext.vm.forks import PragueInferVM
 from evm_ext.vm.model_store import MAX_MODEL_BYTES, read_header, read_model_bytes, verify_and_decode
-from tests.test_vm_infer import MNIST_MLP, SMALL, STORE
-from tests.vm_fixtures import InferChain, model_store_account
+from tests.vm_fixtures import MNIST_MLP, SMALL, STORE, InferChain, model_store_account
 
 
 def test_hostile_model_bytes_decode_to_none_never_raise():

@@ -25,8 +25,7 @@ from evm_ext.contracts import (
 from evm_ext.vm.bytecode import init_code
 from evm_ext.vm.forks import CancunInferVM, PragueInferVM
 from evm_ext.vm.model_store import MODEL_STORE_CODE_HASH
-from tests.test_vm_infer import MNIST_MLP, _inputs
-from tests.vm_fixtures import SENDER, InferChain, infer_probe, parse_probe
+from tests.vm_fixtures import MNIST_MLP, SENDER, InferChain, infer_probe, parse_probe, random_inputs
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(1000))  # 31 full words + 8 bytes
 
@@ -134,7 +133,7 @@ def test_uploaded_mnist_mlp_runs_in_infer():
     store = _upload(chain, raw, budget=10_000_000)
     assert chain.state.get_storage(store, HASH_SLOT).to_bytes(32, "big") == MNIST_MLP.hash
     probe = chain.deploy(init_code(infer_probe(store, 784, 10)))
-    sample = _inputs(MNIST_MLP, 1, seed=5)[0]
+    sample = random_inputs(MNIST_MLP, 1, seed=5)[0]
     _, computation = chain.send(probe, sample)
     success, _, output = parse_probe(computation.output)
     assert (success, output) == (1, MNIST_MLP.run_bytes(sample))

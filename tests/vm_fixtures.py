@@ -7,6 +7,9 @@ signed transaction and returns (receipt, computation).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI, StateAPI
 from eth.chains.base import MiningChain
@@ -14,7 +17,9 @@ from eth.db.atomic import AtomicDB
 from eth_keys import keys
 from eth_utils import keccak
 
-from evm_ext.contracts import model_store, sealed_storage
+from benchmarks.calibrate_gas import mlp
+from evm_ext.contracts import DATA_BASE, SEALED_SLOT, model_store, sealed_storage
+from evm_ext.model import Model, load_model
 from evm_ext.vm.bytecode import assemble
 
 SENDER_KEY = keys.PrivateKey(b"\x01" * 32)
@@ -116,3 +121,43 @@ def memory_cost(size_bytes: int) -> int:
     """Yellow paper memory cost of `size_bytes` (rounded up to words): 3 w + w^2 / 512."""
     words = -(-size_bytes // 32)
     return 3 * words + words * words // 512
+
+
+# Models and inputs shared by the tests.
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_MLP = load_model(ROOT / "models/mnist_mlp/mnist_mlp.aiem")
+SMALL = mlp((16, 8, 4), seed=3)  # built in code: tests/test_vm_infer.py pins its gas as a literal
+STORE = address("store")
+PROBE = address("probe")
+
+
+def random_inputs(model: Model, count: int, seed: int = 0) -> list[bytes]:
+    """`count` random int8 inputs of `model`."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, model.input_size, dtype=np.int8).tobytes() for _ in range(count)]
+
+
+def mnist_inputs(count: int) -> list[bytes]:
+    """The first `count` MNIST test images, quantized for the shipped MLP."""
+    images = np.load(ROOT / "models/data/mnist_test_images.npy")[:count].reshape(count, -1)
+    return [MNIST_MLP.encode_input(image.astype(np.float64) / 255.0) for image in images]
+
+
+def failing_accounts(model: Model) -> dict[str, tuple[dict | None, str]]:
+    """name -> (account at STORE, which gas steps apply: 'header' = steps 1-3, 'words' = steps 1-3 and 5)."""
+    raw = model.encode()
+    runtime = model_store().runtime
+    owner = b"\x01" * 20
+    unsealed = sealed_storage(raw, owner) | {SEALED_SLOT: 0}
+    garbage = bytes(range(256)) * 2
+    tampered = sealed_storage(raw, owner)
+    tampered[DATA_BASE + 3] ^= 1
+    return {
+        "missing": (None, "header"),
+        "unsealed": ({"code": runtime, "storage": unsealed}, "header"),
+        "wrong code hash": ({"code": runtime + b"\x00", "storage": sealed_storage(raw, owner)}, "header"),
+        "empty": ({"code": runtime, "storage": {SEALED_SLOT: 1}}, "header"),
+        "malformed": ({"code": runtime, "storage": sealed_storage(garbage, owner)}, "words"),
+        "truncated": ({"code": runtime, "storage": sealed_storage(raw[:-7], owner)}, "words"),
+        "hash mismatch": ({"code": runtime, "storage": tampered}, "words"),
+    }
