@@ -29,12 +29,10 @@ class FloatModel:
     """A float32 ONNX model runnable with numpy: `run(x)` takes and returns batch-first arrays."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
-        self.consts: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t).astype(np.float32, copy=False)
-            if numpy_helper.to_array(t).dtype.kind == "f"
-            else numpy_helper.to_array(t)
-            for t in graph.initializer
-        }
+        self.consts: dict[str, np.ndarray] = {}
+        for tensor in graph.initializer:
+            value = numpy_helper.to_array(tensor)
+            self.consts[tensor.name] = value.astype(np.float32) if value.dtype.kind == "f" else value
         self.input_name = next(i.name for i in graph.input if i.name not in self.consts)
         self.output_name = graph.output[0].name
         self.kernels: list[Kernel] = [self._compile(node) for node in graph.node]
@@ -54,9 +52,12 @@ class FloatModel:
             )
         fn = build(self, node, attrs)
         ins, out = [name for name in node.input if name and name not in self.consts], node.output[0]
-        if fn is None or not ins:  # a constant: folded once, here
-            if fn is not None:
-                self.consts[out] = fn(*(self.consts[name] for name in node.input if name))
+        if fn is None:  # Constant: registered by its builder
+            return lambda env: None
+        if not ins:  # an Identity of an initializer (the torch exporter emits these): an alias
+            if node.op_type not in ("Identity", "Dropout"):
+                raise UnsupportedOnnxError(f"numpy float runner: {node.op_type} of constants ({node.name})")
+            self.consts[out] = self.consts[node.input[0]]
             return lambda env: None
 
         def kernel(env: dict[str, np.ndarray]) -> None:
@@ -158,13 +159,16 @@ def _softmax(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Callable:
 
 
 def _batchnorm(model: FloatModel, node: onnx.NodeProto, attrs: dict) -> Callable:
+    """Inference-mode BatchNormalization on axis 1: x * k + (bias - mean * k), k = scale / sqrt(var + eps)."""
     scale, bias, mean, var = (model.const(name) for name in node.input[1:5])
-    k = scale / np.sqrt(var + np.float32(attrs.get("epsilon", 1e-5)))
-    shape = (1, -1) + (1,) * 2
-    mul, add = k.reshape(shape).astype(np.float32), (bias - mean * k).reshape(shape).astype(np.float32)
-    return lambda x: (
-        x * mul.reshape((1, -1) + (1,) * (x.ndim - 2)) + add.reshape((1, -1) + (1,) * (x.ndim - 2))
-    )
+    k = (scale / np.sqrt(var + np.float32(attrs.get("epsilon", 1e-5)))).astype(np.float32)
+    offset = (bias - mean * k).astype(np.float32)
+
+    def batchnorm(x: np.ndarray) -> np.ndarray:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * k.reshape(shape) + offset.reshape(shape)
+
+    return batchnorm
 
 
 def _pads(attrs: dict, node: onnx.NodeProto) -> tuple[int, int, int, int]:

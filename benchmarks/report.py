@@ -188,10 +188,10 @@ def plot(results: dict, path: Path) -> None:
             )
         ax_sol.set_xticks(list(x), list(rows))
         ax_sol.set_yscale("log")
-        ax_sol.set_ylim(bottom=1e3)
+        ax_sol.set_ylim(1e3, 10 * max(r["solidity"]["gas"] for r in rows.values()))
         ax_sol.set_ylabel("gas per inference (eth_call)")
         ax_sol.set_title("INFER vs the same network in Solidity")
-        ax_sol.legend()
+        ax_sol.legend(loc="upper left")
     if "engine" in results:
         rows = {k: v for k, v in results["engine"].items() if isinstance(v, dict)}
         width = 0.2
@@ -208,7 +208,7 @@ def plot(results: dict, path: Path) -> None:
         rss = results["rpc"]["rss_mb"]
         calls = [i * rss["calls"] / (len(rss["samples"]) - 1) for i in range(len(rss["samples"]))]
         ax_rss.plot(calls, rss["samples"], marker="o")
-        ax_rss.set_ylim(0, max(300, rss["max"] * 1.1))
+        ax_rss.set_ylim(0, max(330, rss["max"] * 1.1))
         ax_rss.axhline(300, color="tab:red", ls="--", label="300 MB target")
         ax_rss.set_xlabel("modelInfer eth_calls")
         ax_rss.set_ylabel("node RSS (MB)")

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ from evm_ext.errors import AievmError
 from nodes.accounts import dev_accounts
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+NODE_START_TIMEOUT_S = 60
 
 
 def rss_bytes(pid: int) -> int:
@@ -49,12 +51,12 @@ def node_process() -> Iterator[tuple[str, subprocess.Popen]]:
         text=True,
     )
     try:
-        line = proc.stdout.readline()
+        ready, _, _ = select.select([proc.stdout], [], [], NODE_START_TIMEOUT_S)
+        line = proc.stdout.readline() if ready else ""
         match = re.search(r"(http://\S+)", line)
         if match is None:
-            raise AievmError(
-                f"the node did not start: {line}{proc.stdout.read() if proc.poll() is not None else ''}"
-            )
+            output = line + (proc.stdout.read() if proc.poll() is not None else "")
+            raise AievmError(f"`aievm node` gave no URL within {NODE_START_TIMEOUT_S} s: {output!r}")
         yield match.group(1), proc
     finally:
         proc.terminate()
