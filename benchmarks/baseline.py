@@ -218,7 +218,7 @@ class Baseline:
     def __init__(self, bench: BenchChain, layers: list[Int8Layer]) -> None:
         self.bench = bench
         _, init_code = artifact()
-        self.deploy_gas, self.address = self._deploy(init_code)
+        self.address, self.deploy_gas = bench.deploy(init_code)
         table, words = pack(layers)
         self.words = len(words)
         gas, _ = bench.transact(
@@ -232,12 +232,6 @@ class Baseline:
                 _selector("write(uint256,uint256[])") + encode(["uint256", "uint256[]"], [start, chunk]),
             )
             self.upload_gas += gas
-
-    def _deploy(self, init_code: bytes) -> tuple[int, bytes]:
-        from eth.constants import CREATE_CONTRACT_ADDRESS
-
-        gas, computation = self.bench.transact(CREATE_CONTRACT_ADDRESS, init_code)
-        return gas, computation.msg.storage_address
 
     def forward(self, input_bytes: bytes) -> CallResult:
         """One inference as an eth_call; `output` is the decoded int8 output bytes."""

@@ -63,10 +63,10 @@ class BenchChain:
             raise BenchExecutionError(f"benchmark transaction failed: {_failure(computations[0])}")
         return receipts[0].gas_used, computations[0]
 
-    def deploy(self, init_code: bytes) -> bytes:
-        """Deploy a contract; returns its address."""
-        _, computation = self.transact(CREATE_CONTRACT_ADDRESS, init_code)
-        return computation.msg.storage_address
+    def deploy(self, init_code: bytes) -> tuple[bytes, int]:
+        """Deploy a contract; returns (its address, the gas the deployment used)."""
+        gas, computation = self.transact(CREATE_CONTRACT_ADDRESS, init_code)
+        return computation.msg.storage_address, gas
 
     def call(self, to: bytes, data: bytes, gas: int = CALL_GAS_CAP) -> CallResult:
         """eth_call at the head: output, gas used (including the 21000 intrinsic) and wall time."""
@@ -82,7 +82,7 @@ class BenchChain:
         """Deploy a ModelStore, upload `data` with the deployers' plan and seal it; returns its address."""
         from evm_ext.contracts import model_store, seal_calldata, upload_plan, write_calldata
 
-        address = self.deploy(model_store().bytecode)
+        address, _ = self.deploy(model_store().bytecode)
         for offset, chunk in upload_plan(data, self.chain.block_gas_limit):
             self.transact(address, write_calldata(offset, chunk))
         self.transact(address, seal_calldata())

@@ -55,7 +55,7 @@ def compare(bench: BenchChain, model: Model, inputs: list[bytes], infer_repeat: 
     """Run every input through INFER (best of `infer_repeat` timed calls) and through Int8Net (once)."""
     store = bench.deploy_model(model.encode())
     _, init_code = ai_contract()
-    ai = bench.deploy(init_code)
+    ai, _ = bench.deploy(init_code)
     baseline = Baseline(bench, plan_layers(model))
     result = Comparison([], [], [], [], True, [], baseline.deploy_gas, baseline.upload_gas, baseline.words)
     for index, inp in enumerate(inputs):
