@@ -37,12 +37,10 @@ from evm_ext.errors import AievmError
 from evm_ext.vm.forks import INFER_VMS
 from nodes.accounts import DEFAULT_BALANCE, dev_accounts
 from nodes.db import LMDBDatabase
+from nodes.defaults import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK  # noqa: F401 (re-exported)
 
 log = logging.getLogger("aievm.node")
 
-DEFAULT_CHAIN_ID = 31337
-DEFAULT_BLOCK_GAS_LIMIT = 30_000_000
-DEFAULT_FORK = "prague"
 GENESIS_BASE_FEE = 1_000_000_000
 COINBASE = b"\x00" * 20
 RECENT_BLOCKS = 256

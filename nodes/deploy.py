@@ -7,9 +7,7 @@ keccak-256 the contract recorded equals the file's.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
@@ -21,12 +19,6 @@ from evm_ext.errors import AievmError
 from nodes.accounts import dev_accounts
 
 DEPLOY_GAS = 1_500_000
-DEPLOY_EXAMPLES = """\
-examples:
-  aievm model deploy models/mnist_mlp/mnist_mlp.aiem --rpc http://127.0.0.1:8545
-  aievm model deploy model.aiem --rpc http://127.0.0.1:8545 --private-key 0xac09...ff80
-  aievm model deploy model.aiem --rpc http://127.0.0.1:8545 --address 0x5FbD...0aa3   # resume
-"""
 
 
 class DeployError(AievmError):
@@ -145,37 +137,3 @@ def _checksum(address: str) -> str:
         return to_checksum_address(address)
     except ValueError:
         raise DeployError(f"invalid address {address!r}") from None
-
-
-def register_model_deploy(model_subparsers: argparse._SubParsersAction) -> None:
-    """Add `deploy` to the `aievm model` subcommands (called by evm_ext/model/cli.py)."""
-    parser = model_subparsers.add_parser(
-        "deploy",
-        help="upload a .aiem model into a ModelStore contract on a node",
-        description="Deploy a ModelStore contract, upload the model in transactions that fit the block gas "
-        "limit (resuming an interrupted upload: chunks already stored are skipped), seal it and verify the "
-        "stored keccak-256 against the file. Prints the ModelStore address to pass to infer().",
-        epilog=DEPLOY_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("file", type=Path, help="the model file (.aiem, from `aievm model convert`)")
-    parser.add_argument("--rpc", default="http://127.0.0.1:8545", help="node JSON-RPC URL")
-    parser.add_argument("--private-key", help="deployer key (default: dev account 0 of the test mnemonic)")
-    parser.add_argument("--address", help="resume the upload into this existing ModelStore")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run_deploy)
-
-
-def run_deploy(args: argparse.Namespace) -> int:
-    from evm_ext.model import load_model
-
-    if not args.file.is_file():
-        raise DeployError(f"no such model file: {args.file}")
-    data = load_model(args.file).encode()
-    result = deploy_model(
-        data, args.rpc, private_key=args.private_key, address=args.address, progress=not args.no_progress
-    )
-    print(f"model {args.file} ({result.length} bytes, keccak 0x{result.model_hash.hex()})")
-    print(f"sealed in ModelStore {result.address} ({result.transactions} txs, {result.gas_used} gas)")
-    print(result.address)
-    return 0

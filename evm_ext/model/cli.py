@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_decode)
 
     try:  # `aievm model deploy` belongs to the node subsystem
-        from nodes.deploy import register_model_deploy
+        from nodes.cli import register_model_deploy
     except ModuleNotFoundError:
         return
     register_model_deploy(sub)
