@@ -99,8 +99,9 @@ def seal_gas(length: int) -> int:
 
 def write_calldata(offset: int, chunk: bytes) -> bytes:
     """ABI-encoded calldata of `write(uint256 offset, bytes chunk)`."""
-    return function_signature_to_4byte_selector("write(uint256,bytes)") + encode(["uint256", "bytes"],
-                                                                                  [offset, chunk])
+    return function_signature_to_4byte_selector("write(uint256,bytes)") + encode(
+        ["uint256", "bytes"], [offset, chunk]
+    )
 
 
 def seal_calldata() -> bytes:

@@ -44,10 +44,18 @@ def build_artifact() -> dict:
     """Compile ModelStore.sol and return the artifact dict (abi, bytecode, runtime, codeHash, compiler)."""
     if not SOLC_JS.is_dir():
         raise AievmError(f"solc-js not found at {SOLC_JS}: run `npm ci` in the project root")
-    std_in = {"language": "Solidity", "sources": {"ModelStore.sol": {"content": SOURCE.read_text()}},
-              "settings": SETTINGS}
-    proc = subprocess.run(["node", "-e", _RUNNER, str(SOLC_JS)], input=json.dumps(std_in),
-                          capture_output=True, text=True, check=False)
+    std_in = {
+        "language": "Solidity",
+        "sources": {"ModelStore.sol": {"content": SOURCE.read_text()}},
+        "settings": SETTINGS,
+    }
+    proc = subprocess.run(
+        ["node", "-e", _RUNNER, str(SOLC_JS)],
+        input=json.dumps(std_in),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise AievmError(f"solc-js failed: {proc.stderr.strip()}")
     result = json.loads(proc.stdout)

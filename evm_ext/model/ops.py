@@ -8,6 +8,7 @@ into a `ModelFormatError` with the op's byte offset) and precomputes everything 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
@@ -15,7 +16,8 @@ from typing import ClassVar
 import numpy as np
 
 from evm_ext.model.wire import Reader, Writer
-from evm_ext.tensor import conv, elementwise, linear, pool, softmax
+from evm_ext.tensor import conv, elementwise, linear, softmax
+from evm_ext.tensor import pool as pool_kernels
 from evm_ext.tensor.requant import (
     INT8_MAX,
     INT8_MIN,
@@ -24,6 +26,7 @@ from evm_ext.tensor.requant import (
     MAX_FAN_IN,
     SHIFT_MAX,
     SHIFT_MIN,
+    GemmRequantizer,
     Requantizer,
 )
 
@@ -116,6 +119,20 @@ class Requant:
     def requantizer(self, shape: tuple[int, ...]) -> Requantizer:
         return Requantizer(self.m, self.shift, self.zero_point, self.lo, self.hi, shape)
 
+    def gemm_requantizer(
+        self,
+        shape: tuple[int, ...],
+        bias: np.ndarray,
+        plan: tuple[type[np.floating], tuple[np.ndarray, np.ndarray]],
+        sample_shape: tuple[int, ...],
+    ) -> GemmRequantizer:
+        """Adds the (folded) int64 bias to a GEMM's exact output, then requantizes (see GemmRequantizer);
+        `plan` is the GEMM's (float type, accumulator bounds) from `linear.gemm_plan`."""
+        dtype, bounds = plan
+        return GemmRequantizer(
+            self.m, self.shift, self.zero_point, self.lo, self.hi, bias, bounds, dtype, shape, sample_shape
+        )
+
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -186,9 +203,10 @@ class FullyConnected(Op):
         self.inputs, self.weight, self.bias, self.requant = inputs, weight, bias, requant
         self.out = Value((channels,), requant.scale, requant.zero_point)
         self.macs, self.params = channels * fan_in, channels * (fan_in + 1)
-        self._weight_t = weight.T.astype(np.float64)
-        self._bias = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1,))
-        self._rq = requant.requantizer((channels,))
+        plan = linear.gemm_plan(weight, INT8_MIN, INT8_MAX)
+        self._weight_t = weight.T.astype(plan[0])
+        folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1,))
+        self._rq = requant.gemm_requantizer((channels,), folded, plan, self.out.shape)
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:
@@ -209,7 +227,7 @@ class FullyConnected(Op):
         self.requant.write(w)
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
-        return linear.fully_connected(xs[0], self._weight_t, self._bias, self._rq)
+        return linear.fully_connected(xs[0], self._weight_t, self._rq)
 
 
 def _read_geometry(r: Reader, dilated: bool = True) -> conv.Geometry:
@@ -280,11 +298,10 @@ class Conv(Op):
         self.macs, self.params = cout * oh * ow * fan_in, weight.size + cout
         self.workspace = padded + oh * ow * cin * geometry.kernel[0] * geometry.kernel[1] + cout * oh * ow
         cout_g = cout // groups
-        self._weight = weight.reshape(groups, cout_g, fan_in).transpose(0, 2, 1).astype(np.float64)
-        self._bias = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1, 2, 3)).reshape(
-            cout, 1, 1
-        )
-        self._rq = requant.requantizer((cout, 1, 1))
+        self._plan = linear.gemm_plan(weight.reshape(cout, fan_in), INT8_MIN, INT8_MAX)
+        self._weight = weight.reshape(groups, cout_g, fan_in).astype(self._plan[0])
+        self._folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1, 2, 3))
+        self._rq = requant.gemm_requantizer((cout, 1, 1), self._folded, self._plan, self.out.shape)
         self._zp = x.zero_point
 
     @classmethod
@@ -313,7 +330,24 @@ class Conv(Op):
         self.requant.write(w)
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
-        return conv.conv2d(xs[0], self._weight, self._bias, self.geometry, self._zp, self._rq)
+        return conv.conv2d(xs[0], self._weight, self.geometry, self._zp, self._rq)
+
+    def then_max_pool(self, pool: MaxPool) -> Callable[[list[np.ndarray]], np.ndarray]:
+        """`pool.run([self.run(xs)])` with the pool applied before requantization (fewer elements).
+
+        Bit-identical: per channel, requantization q is non-decreasing in the accumulator, so
+        max(q(a_i)) == q(max(a_i)) over every window; padding (-inf here, -128 after q) never wins since
+        every window holds a real element.
+        """
+        rq = self.requant.gemm_requantizer(
+            (self.out.shape[0], 1, 1), self._folded, self._plan, pool.out.shape
+        )
+
+        def run(xs: list[np.ndarray]) -> np.ndarray:
+            acc = conv.conv2d_gemm(xs[0], self._weight, self.geometry, self._zp)
+            return rq(pool_kernels.max_pool2d(acc, pool.geometry, -np.inf))
+
+        return run
 
 
 class ConvTranspose(Op):
@@ -374,9 +408,11 @@ class ConvTranspose(Op):
         )
         self.workspace = cout * kh * kw * h * w + cout * full_h * full_w + cin * h * w
         cin_g = cin // groups
-        self._weight = weight.reshape(groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1).astype(np.float64)
-        self._bias = bias.astype(np.int64).reshape(cout, 1, 1)
-        self._rq = requant.requantizer((cout, 1, 1))
+        # Output channel co sums products of its weights W[:, co] (over every group member) with x - zp.
+        per_channel = weight.reshape(groups, cin_g, cout_g, kh * kw).transpose(0, 2, 1, 3).reshape(cout, -1)
+        plan = linear.gemm_plan(per_channel, INT8_MIN - x.zero_point, INT8_MAX - x.zero_point)
+        self._weight = weight.reshape(groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1).astype(plan[0])
+        self._rq = requant.gemm_requantizer((cout, 1, 1), bias, plan, self.out.shape)
         self._zp = x.zero_point
 
     @classmethod
@@ -410,7 +446,7 @@ class ConvTranspose(Op):
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
         return conv.conv_transpose2d(
-            xs[0], self._weight, self._bias, self.geometry, self.output_padding, self._zp, self._rq
+            xs[0], self._weight, self.geometry, self.output_padding, self._zp, self._rq
         )
 
 
@@ -577,7 +613,7 @@ class MaxPool(Op):
         _write_geometry(w, self.geometry)
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
-        return pool.max_pool2d(xs[0], self.geometry)
+        return pool_kernels.max_pool2d(xs[0], self.geometry)
 
 
 class AvgPool(Op):
@@ -615,7 +651,7 @@ class AvgPool(Op):
         w.u8(int(self.count_include_pad))
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
-        return pool.avg_pool2d(xs[0], self.geometry, self.count_include_pad, self._zp)
+        return pool_kernels.avg_pool2d(xs[0], self.geometry, self.count_include_pad, self._zp)
 
 
 class Reshape(Op):

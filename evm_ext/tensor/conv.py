@@ -1,17 +1,17 @@
 """2-D convolution and transposed convolution (NCHW, groups, stride, dilation, padding).
 
-Both reduce to float64 BLAS matmuls over int8 values, exact while the fan-in is below
-`requant.MAX_FAN_IN` (checked when a model is decoded), then int64 accumulators are requantized.
+Both reduce to float BLAS matmuls over int8 values whose results are exact integers (float type chosen
+by `linear.gemm_plan`), then `requant.GemmRequantizer` adds the bias and requantizes.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from evm_ext.tensor.requant import Requantizer
+from evm_ext.tensor.requant import GemmRequantizer
 
 
 class Geometry(NamedTuple):
@@ -36,50 +36,45 @@ class Geometry(NamedTuple):
         )
 
 
-def windows(x: np.ndarray, geometry: Geometry, pad_value: int) -> np.ndarray:
-    """View (N, C, OH, OW, kh, kw) of the padded input's windows (no copy except the padding)."""
-    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = geometry
-    if pt or pl or pb or pr:
-        x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
-    view = sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return view[:, :, ::sh, ::sw, ::dh, ::dw]
-
-
 def conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    folded_bias: np.ndarray,
-    geometry: Geometry,
-    input_zero_point: int,
-    requant: Requantizer,
+    x: np.ndarray, weight: np.ndarray, geometry: Geometry, input_zero_point: int, requant: GemmRequantizer
 ) -> np.ndarray:
-    """x int8 (N, C, H, W); weight float64 (G, C/G*kh*kw, Cout/G); folded_bias int64 (Cout, 1, 1).
+    """x int8 (N, C, H, W); weight float (G, Cout/G, C/G*kh*kw) holding int8 values; bias is in `requant`."""
+    return requant(conv2d_gemm(x, weight, geometry, input_zero_point))
 
-    Padding uses the input zero point (a real 0), so the zero-point correction folded into the bias is
-    the same at every output position.
+
+def conv2d_gemm(x: np.ndarray, weight: np.ndarray, geometry: Geometry, input_zero_point: int) -> np.ndarray:
+    """The exact integer sums of `conv2d` before bias and requantization: float (N, Cout, OH, OW).
+
+    im2col into (N, G, C/G*kh*kw, OH*OW) in the GEMM's float type (one strided copy), then
+    weight @ columns gives (N, G, Cout/G, OH*OW), already the NCHW output layout. Padding uses the input
+    zero point (a real 0), so the zero-point correction folded into the bias is the same everywhere.
     """
-    groups, fan_in, cout_g = weight.shape
-    n, c = x.shape[:2]
-    win = windows(x, geometry, input_zero_point)
-    oh, ow, kh, kw = win.shape[2:]
-    cols = win.reshape(n, groups, c // groups, oh, ow, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6)
-    cols = cols.reshape(n, groups, oh * ow, fan_in).astype(np.float64)
-    acc = np.matmul(cols, weight)  # (N, G, OH*OW, Cout/G)
-    acc = acc.transpose(0, 1, 3, 2).reshape(n, groups * cout_g, oh, ow).astype(np.int64)
-    acc += folded_bias
-    return requant(acc)
+    groups, _, fan_in = weight.shape
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = geometry
+    oh, ow = geometry.output_hw(h, w)
+    if pt or pl or pb or pr:
+        src = np.full((n, c, h + pt + pb, w + pl + pr), input_zero_point, dtype=weight.dtype)
+        src[:, :, pt : pt + h, pl : pl + w] = x
+    else:
+        src = np.ascontiguousarray(x)
+    s0, s1, s2, s3 = src.strides
+    taps = np.ndarray((n, c, kh, kw, oh, ow), src.dtype, src, 0, (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+    cols = np.empty((n, groups, fan_in, oh * ow), dtype=weight.dtype)
+    np.copyto(cols.reshape(n, c, kh, kw, oh, ow), taps, casting="unsafe")
+    return np.matmul(weight, cols).reshape(n, -1, oh, ow)
 
 
 def conv_transpose2d(
     x: np.ndarray,
     weight: np.ndarray,
-    bias: np.ndarray,
     geometry: Geometry,
     output_padding: tuple[int, int],
     input_zero_point: int,
-    requant: Requantizer,
+    requant: GemmRequantizer,
 ) -> np.ndarray:
-    """x int8 (N, Cin, H, W); weight float64 (G, Cout/G*kh*kw, Cin/G); bias int64 (Cout, 1, 1).
+    """x int8 (N, Cin, H, W); weight float (G, Cout/G*kh*kw, Cin/G) holding int8 values; bias in `requant`.
 
     Scatter form: columns = W^T (x - zp) per group, then each kernel tap is added into its strided slice
     of the output (col2im). Inputs are centred first because edge outputs receive fewer taps.
@@ -89,17 +84,27 @@ def conv_transpose2d(
     n, cin, h, w = x.shape
     cout_g = rows // (kh * kw)
     oh, ow = geometry.transposed_hw(h, w, output_padding)
-    centred = x.reshape(n, groups, cin_g, h * w).astype(np.float64)
+    centred = x.reshape(n, groups, cin_g, h * w).astype(weight.dtype)
     centred -= input_zero_point
     cols = np.matmul(weight, centred).reshape(n, groups * cout_g, kh, kw, h, w)
     full_h = max((h - 1) * sh + dh * (kh - 1) + 1, pt + oh)
     full_w = max((w - 1) * sw + dw * (kw - 1) + 1, pl + ow)
-    out = np.zeros((n, groups * cout_g, full_h, full_w), dtype=np.float64)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i * dh : i * dh + (h - 1) * sh + 1 : sh, j * dw : j * dw + (w - 1) * sw + 1 : sw] += (
-                cols[:, :, i, j]
+    out = np.zeros((n, groups * cout_g, full_h, full_w), dtype=weight.dtype)
+    s0, s1, s2, s3 = out.strides
+    # Taps i, i' (same input row y, y') hit the same output row only if (i' - i) * dh == (y - y') * sh,
+    # so a block of qh consecutive taps (qh = sh / gcd(sh, dh), or kh when there is one input row) never
+    # writes one output twice: each block is added with one strided in-place add.
+    qh = kh if h == 1 else sh // math.gcd(sh, dh)
+    qw = kw if w == 1 else sw // math.gcd(sw, dw)
+    for i in range(0, kh, qh):
+        for j in range(0, kw, qw):
+            block = cols[:, :, i : i + qh, j : j + qw]
+            target = np.ndarray(
+                block.shape,
+                out.dtype,
+                out,
+                (i * dh) * s2 + (j * dw) * s3,
+                (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3),
             )
-    acc = out[:, :, pt : pt + oh, pl : pl + ow].astype(np.int64)
-    acc += bias
-    return requant(acc)
+            target += block
+    return requant(out[:, :, pt : pt + oh, pl : pl + ow])

@@ -24,12 +24,27 @@ def _taps(x: np.ndarray, geometry: Geometry, pad_value: int) -> Iterator[np.ndar
             yield x[:, :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
 
 
-def max_pool2d(x: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """Window maximum; padding is -128, never chosen over a real element of the window."""
-    taps = _taps(x, geometry, INT8_MIN)
-    out = next(taps).copy()
-    for tap in taps:
-        np.maximum(out, tap, out=out)
+def max_pool2d(x: np.ndarray, geometry: Geometry, pad_value: float = INT8_MIN) -> np.ndarray:
+    """Window maximum; padding (-128 for int8) is never chosen over a real element of the window.
+
+    Separable (max is associative): the kh row taps first (contiguous rows), then the kw column taps of
+    that smaller result: kh + kw - 2 elementwise passes instead of kh * kw - 1.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = geometry
+    oh, ow = geometry.output_hw(*x.shape[2:])
+    if pt or pl or pb or pr:
+        x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
+    rows = _maximum([x[:, :, i * dh : i * dh + (oh - 1) * sh + 1 : sh] for i in range(kh)])
+    return _maximum([rows[:, :, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)])
+
+
+def _maximum(views: list[np.ndarray]) -> np.ndarray:
+    """Elementwise maximum of same-shape views, as a new array."""
+    if len(views) == 1:
+        return views[0].copy()
+    out = np.maximum(views[0], views[1])
+    for view in views[2:]:
+        np.maximum(out, view, out=out)
     return out
 
 

@@ -52,8 +52,13 @@ def read_model_bytes(state: StateAPI, address: Address, length: int) -> bytes:
 
 def load_model(state: StateAPI, header: ModelHeader) -> Model | None:
     """The decoded model, or None if its bytes do not hash to the recorded keccak-256 or do not decode."""
-    key = (header.address, MODEL_STORE_CODE_HASH, _committed_storage_root(state, header.address),
-           header.recorded_hash, header.length)
+    key = (
+        header.address,
+        MODEL_STORE_CODE_HASH,
+        _committed_storage_root(state, header.address),
+        header.recorded_hash,
+        header.length,
+    )
     model = MODEL_CACHE.lookup(key)
     if model is ABSENT:
         raw = read_model_bytes(state, header.address, header.length)
