@@ -24,7 +24,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +96,13 @@ def discover(fixtures: Path) -> list[Case]:
     cases = []
     for file in sorted(fixtures.rglob("*.json")):
         relpath = file.relative_to(fixtures).as_posix()
-        for test, fixture in json.loads(file.read_bytes()).items():
-            for index, post in enumerate(fixture["post"].get(FORK, ())):
-                idx = post["indexes"]
-                label = f"d{idx['data']}g{idx['gas']}v{idx['value']}"
-                cases.append(Case(relpath, test, index, label))
+        try:
+            for test, fixture in json.loads(file.read_bytes()).items():
+                for index, post in enumerate(fixture["post"].get(FORK, ())):
+                    idx = post["indexes"]
+                    cases.append(Case(relpath, test, index, f"d{idx['data']}g{idx['gas']}v{idx['value']}"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AievmError(f"{file} is not a GeneralStateTests fixture file: {exc!r}") from exc
     return sorted(cases)
 
 
@@ -240,21 +242,8 @@ def _cache_trusted_setup() -> None:
         point_evaluation.load_trusted_setup = functools.cache(point_evaluation.load_trusted_setup)
 
 
-def _run_chunk(args: tuple[list[Case], str, Path, bool]) -> list[Result]:
-    chunk, vm_name, fixtures, explain = args
-    return [classify(case, vm_name, fixtures, explain) for case in chunk]
-
-
-def _chunks(cases: Sequence[Case], size: int) -> Iterator[list[Case]]:
-    """Consecutive cases of the same file in groups of at most `size` (each worker parses a file once)."""
-    chunk: list[Case] = []
-    for case in cases:
-        if chunk and (len(chunk) == size or chunk[-1].path != case.path):
-            yield chunk
-            chunk = []
-        chunk.append(case)
-    if chunk:
-        yield chunk
+def _classify_packed(args: tuple[Case, str, Path, bool]) -> Result:
+    return classify(*args)
 
 
 def run(
@@ -266,18 +255,23 @@ def run(
 ) -> Iterable[Result]:
     """Results of `cases` (in completion order when `jobs` > 1); `explain` diagnoses the non-passing."""
     _cache_trusted_setup()
-    work = [(chunk, vm_name, fixtures, explain) for chunk in _chunks(cases, 4)]
+    work = [(case, vm_name, fixtures, explain) for case in cases]
     if jobs == 1:
-        for item in work:
-            yield from _run_chunk(item)
+        yield from map(_classify_packed, work)
         return
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        for results in pool.imap_unordered(_run_chunk, work):
-            yield from results
+        yield from pool.imap_unordered(_classify_packed, work)
 
 
 def summary(counts: Counter) -> str:
     return f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[EXPECTED]} expected-different"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,11 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--all", action="store_true", help="run every Cancun case")
-    what.add_argument("--sample", type=int, metavar="N", help="run N cases drawn with --seed")
+    what.add_argument("--sample", type=_positive, metavar="N", help="run N cases drawn with --seed")
     what.add_argument("--match", metavar="TEXT", help="run the cases whose id contains TEXT")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument("--vm", choices=sorted(VMS), default=DEFAULT_VM, help=f"default {DEFAULT_VM}")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="GeneralStateTests dir")
     parser.add_argument("--verbose", action="store_true", help="print every case, not only failures")
     parser.add_argument(

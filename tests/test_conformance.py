@@ -23,8 +23,8 @@ needs_fixtures = pytest.mark.skipif(
 )
 
 ALL_CASES = 20969
-SAMPLE_SIZE, SEED = 1200, 1
-SAMPLE_COUNTS = {PASSED: 0, EXPECTED: 0}
+SAMPLE_SIZE, SEED = 3000, 152
+SAMPLE_COUNTS = {PASSED: 2980, EXPECTED: 20}
 ADD11 = "stExample/add11.json::add11[d0g0v0]"
 
 
@@ -132,3 +132,9 @@ def test_cli_ends_with_the_summary_line(capsys):
 def test_cli_reports_missing_fixtures(tmp_path, capsys):
     assert conformance.main(["--all", "--fixtures", str(tmp_path / "absent")]) == 2
     assert "GeneralStateTests" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_malformed_fixture_file(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text('{"t": 1}')
+    assert conformance.main(["--all", "--fixtures", str(tmp_path)]) == 2
+    assert "bad.json is not a GeneralStateTests fixture file" in capsys.readouterr().err

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evm_ext.model import Model
-from evm_ext.model.ops import Conv, MaxPool, Requant, Value
+from evm_ext.model import Model, load_model
+from evm_ext.model.ops import Conv, FullyConnected, MaxPool, Requant, Value
 from evm_ext.tensor.conv import Geometry
 from evm_ext.tensor.linear import gemm_plan
 from evm_ext.tensor.requant import GemmRequantizer, Requantizer
+from tests.engine_models import synthetic_model
 
 
 def _int64_rule(mm, m, s, zp, lo, hi, bias):
@@ -48,14 +50,11 @@ CASES = [  # (M, s, zero point, lo, hi, bias), mm range
 def test_float_requantization_equals_int64_rule(args, mm_range):
     m, s, zp, lo, hi, bias = args
     rng = np.random.default_rng(s)
-    rq = GemmRequantizer(
-        np.array([m]), np.array([s]), zp, lo, hi, np.array([bias]), tuple(np.array([b]) for b in mm_range), ()
-    )
-    assert rq.exact_float
+    bounds = tuple(np.array([b]) for b in mm_range)
     mm = _probes(args, *mm_range, rng)
     for dtype in (np.float32, np.float64):
-        if dtype == np.float32 and max(map(abs, mm_range)) > 1 << 24:
-            continue
+        rq = GemmRequantizer(np.array([m]), np.array([s]), zp, lo, hi, np.array([bias]), bounds, dtype, ())
+        assert rq.exact_float == (dtype == np.float64 or max(map(abs, mm_range)) <= 1 << 24)
         got = rq(mm.astype(dtype))
         assert got.dtype == np.int8
         assert got.tolist() == _int64_rule(mm, *args).tolist()
@@ -63,7 +62,7 @@ def test_float_requantization_equals_int64_rule(args, mm_range):
         min(max(math.floor(Fraction((int(a) + bias) * m, 2**s) + Fraction(1, 2)) + zp, lo), hi)
         for a in mm[:40]
     ]
-    assert rq(mm[:40].astype(np.float64)).tolist() == exact
+    assert got[:40].tolist() == exact
 
 
 def test_float_requantization_per_channel_and_broadcast_shapes():
@@ -76,7 +75,7 @@ def test_float_requantization_per_channel_and_broadcast_shapes():
     mm = rng.integers(-(1 << 22), 1 << 22, size=(5, c, 3, 4))
     expected = Requantizer(m, s, -7, -100, 120, (c, 1, 1))(mm + bias.reshape(c, 1, 1))
     for sample_shape in ((c, 3, 4), (c, 300, 300)):  # expanded constants, and broadcast ones
-        rq = GemmRequantizer(m, s, -7, -100, 120, bias, bounds, (c, 1, 1), sample_shape)
+        rq = GemmRequantizer(m, s, -7, -100, 120, bias, bounds, np.float64, (c, 1, 1), sample_shape)
         assert rq.exact_float
         assert np.array_equal(rq(mm.astype(np.float64)), expected)
 
@@ -92,7 +91,7 @@ def test_float_requantization_per_channel_and_broadcast_shapes():
 def test_unprovable_channels_use_the_int64_path(args):
     m, s, zp, lo, hi, bias = args
     bounds = (np.array([-(1 << 24)]), np.array([1 << 24]))
-    rq = GemmRequantizer(np.array([m]), np.array([s]), zp, lo, hi, np.array([bias]), bounds, ())
+    rq = GemmRequantizer(np.array([m]), np.array([s]), zp, lo, hi, np.array([bias]), bounds, np.float64, ())
     assert not rq.exact_float
     mm = np.random.default_rng(1).integers(-(1 << 24), 1 << 24, size=300)
     assert rq(mm.astype(np.float64)).tolist() == _int64_rule(mm, *args).tolist()
@@ -141,3 +140,29 @@ def test_fused_conv_max_pool_equals_the_two_ops(seed):
     x = rng.integers(-128, 128, size=(7, *src.shape)).astype(np.int8)
     assert np.array_equal(model.run(x), pool.run([conv.run([x])]))
     assert conv._rq.exact_float
+
+
+def test_shipped_cnn_takes_the_fast_paths():
+    """Regression guard for speed (outputs are pinned elsewhere): float32 GEMMs, float64 requantization and
+    both conv + max pool pairs fused."""
+    model = load_model(Path(__file__).resolve().parents[1] / "models/mnist_cnn/mnist_cnn.aiem")
+    gemm_ops = [op for op in model.ops if isinstance(op, (Conv, FullyConnected))]
+    assert [op._rq.exact_float for op in gemm_ops] == [True] * 4
+    assert {getattr(op, "_weight", getattr(op, "_weight_t", None)).dtype for op in gemm_ops} == {
+        np.dtype(np.float32)
+    }
+    assert [type(op).__name__ for op in model.ops] == [
+        "Conv",
+        "MaxPool",
+        "Conv",
+        "MaxPool",
+        "Reshape",
+        "FullyConnected",
+        "FullyConnected",
+    ]
+    assert len(model._steps) == 5
+
+
+def test_empty_batch_runs_every_kernel():
+    y = synthetic_model().run(np.zeros((0, 3, 8, 8), np.int8))
+    assert y.shape == (0, 10) and y.dtype == np.int8

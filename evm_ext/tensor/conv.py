@@ -46,24 +46,40 @@ def conv2d(
 def conv2d_gemm(x: np.ndarray, weight: np.ndarray, geometry: Geometry, input_zero_point: int) -> np.ndarray:
     """The exact integer sums of `conv2d` before bias and requantization: float (N, Cout, OH, OW).
 
-    im2col into (N, G, C/G*kh*kw, OH*OW) in the GEMM's float type (one strided copy), then
-    weight @ columns gives (N, G, Cout/G, OH*OW), already the NCHW output layout. Padding uses the input
+    im2col into (N, G, C/G*kh*kw, columns) in the GEMM's float type (one strided copy), then
+    weight @ columns gives (N, G, Cout/G, columns), already the NCHW output layout. Padding uses the input
     zero point (a real 0), so the zero-point correction folded into the bias is the same everywhere.
+    With stride 1 and Wp <= 2 * OW, each output row is computed at all Wp padded-input columns, so every
+    im2col row is one contiguous run of the input (fast to copy); the columns >= OW (windows wrapping into
+    the next row, reading at most dw * (kw - 1) zeros past the input) are computed and dropped. That
+    at most doubles the im2col buffer counted in the op's `workspace`.
     """
-    groups, _, fan_in = weight.shape
+    groups, cout_g, fan_in = weight.shape
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr) = geometry
     oh, ow = geometry.output_hw(h, w)
-    if pt or pl or pb or pr:
-        src = np.full((n, c, h + pt + pb, w + pl + pr), input_zero_point, dtype=weight.dtype)
+    hp, wp = h + pt + pb, w + pl + pr
+    padded = bool(pt or pl or pb or pr)
+    size = n * c * hp * wp
+    flat = np.empty(size + dw * (kw - 1), dtype=weight.dtype if padded else x.dtype)
+    flat[size:] = 0
+    src = flat[:size].reshape(n, c, hp, wp)
+    if padded:
+        src.fill(input_zero_point)
         src[:, :, pt : pt + h, pl : pl + w] = x
     else:
-        src = np.ascontiguousarray(x)
-    s0, s1, s2, s3 = src.strides
-    taps = np.ndarray((n, c, kh, kw, oh, ow), src.dtype, src, 0, (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
-    cols = np.empty((n, groups, fan_in, oh * ow), dtype=weight.dtype)
-    np.copyto(cols.reshape(n, c, kh, kw, oh, ow), taps, casting="unsafe")
-    return np.matmul(weight, cols).reshape(n, -1, oh, ow)
+        src[...] = x
+    e = flat.itemsize
+    if sh == sw == 1 and wp <= 2 * ow:
+        shape, width = (n, c, kh, kw, oh * wp), wp
+        strides = (c * hp * wp * e, hp * wp * e, dh * wp * e, dw * e, e)
+    else:
+        shape, width = (n, c, kh, kw, oh, ow), ow
+        strides = (c * hp * wp * e, hp * wp * e, dh * wp * e, dw * e, sh * wp * e, sw * e)
+    taps = np.ndarray(shape, flat.dtype, flat, 0, strides)
+    cols = np.empty((n, groups, fan_in, oh * width), dtype=weight.dtype)
+    np.copyto(cols.reshape(shape), taps, casting="unsafe")
+    return np.matmul(weight, cols).reshape(n, groups * cout_g, oh, width)[:, :, :, :ow]
 
 
 def conv_transpose2d(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evm_ext.tensor.requant import _FLOAT32_EXACT, GemmRequantizer
+from evm_ext.tensor.requant import FLOAT32_EXACT, GemmRequantizer
 
 
 def fold_input_zero_point(
@@ -36,7 +36,7 @@ def gemm_plan(
     pos, neg = np.maximum(w, 0).sum(axis=1), np.maximum(-w, 0).sum(axis=1)
     bounds = (input_lo * pos - input_hi * neg, input_hi * pos - input_lo * neg)
     partial = max(-input_lo, input_hi) * int((pos + neg).max())
-    return (np.float32 if partial <= _FLOAT32_EXACT else np.float64), bounds
+    return (np.float32 if partial <= FLOAT32_EXACT else np.float64), bounds
 
 
 def fully_connected(x: np.ndarray, weight_t: np.ndarray, requant: GemmRequantizer) -> np.ndarray:

@@ -66,11 +66,12 @@ class Requantizer:
 
 # float64 (float32) holds every integer of magnitude <= 2**53 (2**24), and each such integer times a
 # power of two.
-_FLOAT64_EXACT = 1 << 53
-_FLOAT32_EXACT = 1 << 24
-# Per-channel float constants are stored expanded to the per-sample output shape up to this many elements:
-# numpy's elementwise loops are about twice as fast without a broadcast inner axis.
-_EXPAND_ELEMENTS = 1 << 16
+FLOAT64_EXACT = 1 << 53
+FLOAT32_EXACT = 1 << 24
+# Per-channel float constants are stored expanded to the per-sample output shape up to this many elements
+# (numpy's elementwise loops are about twice as fast without a broadcast inner axis); at most 24 bytes per
+# element, so <= 50 MB for a model of `Limits.max_ops` such ops.
+_EXPAND_ELEMENTS = 1 << 13
 
 
 class GemmRequantizer:
@@ -114,7 +115,7 @@ class GemmRequantizer:
         output `sample_shape`."""
         self._int = Requantizer(m, shift, zero_point, lo, hi, shape)
         self._bias = np.asarray(bias, dtype=np.int64).reshape(shape)
-        exact = _FLOAT32_EXACT if dtype == np.float32 else _FLOAT64_EXACT
+        exact = FLOAT32_EXACT if dtype == np.float32 else FLOAT64_EXACT
         rows = [
             _float_channel(int(mc), int(sc), zero_point, lo, hi, int(bc), int(mn), int(mx), exact)
             for mc, sc, bc, mn, mx in zip(
@@ -171,8 +172,8 @@ def _float_channel(
     mm_lo = min(max(mm_min + bias, a_lo), a_hi) - bias
     mm_hi = min(max(mm_max + bias, a_lo), a_hi) - bias
     c = bias * m + half + ((zp - INT8_MIN) << s)
-    if max(abs(mm_lo), abs(mm_hi)) > exact or max(abs(mm_lo), abs(mm_hi)) * m >= _FLOAT64_EXACT:
+    if max(abs(mm_lo), abs(mm_hi)) > exact or max(abs(mm_lo), abs(mm_hi)) * m >= FLOAT64_EXACT:
         return None
-    if abs(c) >= _FLOAT64_EXACT or (INT8_MAX - INT8_MIN + 1) << s > _FLOAT64_EXACT:
+    if abs(c) >= FLOAT64_EXACT or (INT8_MAX - INT8_MIN + 1) << s > FLOAT64_EXACT:
         return None
     return mm_lo, mm_hi, m * 2.0**-s, c * 2.0**-s

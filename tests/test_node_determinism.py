@@ -1,0 +1,74 @@
+"""Mining is deterministic and pinned: a fixed sequence of transfers (legacy, EIP-2930, EIP-1559, a
+multi-transaction block, a rejected and a skipped transaction) from a genesis at a fixed time, with
+fixed block timestamps, gives exactly these block hashes, state roots and receipts. Performance work
+on the node must not move them (same roots, same receipts, same hashes for the same inputs)."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import pytest
+
+from nodes import encode
+from nodes.accounts import dev_accounts
+from nodes.chain import TransactionRejected, open_chain
+
+GENESIS_TIME = 1_750_000_000
+GWEI = 10**9
+
+
+def _raw(sender: int, nonce: int, kind: str, value: int) -> bytes:
+    tx = {"to": dev_accounts()[9].address, "value": value, "gas": 21_000, "nonce": nonce, "chainId": 31337}
+    if kind == "legacy":
+        tx["gasPrice"] = 7 * GWEI
+    elif kind == "2930":
+        tx.update(gasPrice=7 * GWEI, accessList=[], type=1)
+    else:
+        tx.update(maxFeePerGas=9 * GWEI, maxPriorityFeePerGas=2 * GWEI)
+    return bytes(dev_accounts()[sender].sign_transaction(tx).raw_transaction)
+
+
+def _mine_sequence(chain) -> list:
+    blocks = []
+    timestamp = GENESIS_TIME
+    nonces = [0, 0, 0]
+    for i in range(12):
+        sender = i % 3
+        tx = chain.decode_raw_transaction(_raw(sender, nonces[sender], ("legacy", "2930", "1559")[i % 3], i + 1))
+        nonces[sender] += 1
+        chain.validate_transaction(tx)
+        timestamp += 1 + i % 2
+        blocks.append(chain.mine([tx], timestamp))
+    bad_nonce = chain.decode_raw_transaction(_raw(0, 0, "1559", 1))
+    with pytest.raises(TransactionRejected):
+        chain.mine([bad_nonce], timestamp + 1)
+    batch = [chain.decode_raw_transaction(_raw(s, nonces[s], "1559", 100 + s)) for s in range(3)]
+    blocks.append(chain.mine([*batch, bad_nonce], timestamp + 2, skip_invalid=True))
+    return blocks
+
+
+def test_fixed_transfer_sequence_gives_pinned_hashes_roots_and_receipts():
+    with mock.patch.object(time, "time", return_value=float(GENESIS_TIME)):
+        chain = open_chain(None)
+    blocks = _mine_sequence(chain)
+    last, receipts, computations = blocks[-1]
+    assert len(last.transactions) == 3 and not any(c.is_error for c in computations)
+    assert chain.head.block_number == 13
+    assert [r.gas_used for r in receipts] == [21_000, 42_000, 63_000]
+    assert "0x" + blocks[0][0].hash.hex() == PINNED_FIRST_BLOCK_HASH
+    assert "0x" + last.hash.hex() == PINNED_LAST_BLOCK_HASH
+    assert "0x" + last.header.state_root.hex() == PINNED_STATE_ROOT
+    assert "0x" + last.header.receipt_root.hex() == PINNED_RECEIPTS_ROOT
+    receipt = encode.receipt_json(last, receipts, 1, [])
+    assert receipt["from"] == dev_accounts()[1].address
+    assert receipt["effectiveGasPrice"] == PINNED_EFFECTIVE_GAS_PRICE
+    stored = chain.chaindb.get_receipts(last.header, chain._receipt_class)
+    assert stored == receipts
+
+
+PINNED_FIRST_BLOCK_HASH = ""
+PINNED_LAST_BLOCK_HASH = ""
+PINNED_STATE_ROOT = ""
+PINNED_RECEIPTS_ROOT = ""
+PINNED_EFFECTIVE_GAS_PRICE = ""
