@@ -29,6 +29,7 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound
 from eth.rlp.sedes import chain_gaps
+from eth.vm.forks.prague.constants import DEPOSIT_CONTRACT_ADDRESS, DEPOSIT_REQUEST_TYPE
 from eth.vm.spoof import SpoofTransaction
 from eth_bloom import BloomFilter
 from eth_utils import ValidationError
@@ -123,6 +124,84 @@ def vm_for_fork(fork: str) -> type:
         raise ChainConfigError(f"unknown fork {fork!r}; choose one of {choices}") from None
 
 
+_VALIDATED = "_aievm_validated"  # set in a transaction's __dict__ by DevChain.validate_transaction
+
+
+def _node_vm(vm_class: type) -> type:
+    """`vm_class` whose transaction executor does not re-run `transaction.validate()` (field ranges,
+    intrinsic gas and, for legacy transactions, a second signature recovery) on a transaction that
+    DevChain.validate_transaction has already validated; the state checks (nonce, balance, fees) still
+    run. The validation depends on the transaction's fields only, so its outcome cannot have changed.
+    """
+    state_class = vm_class.get_state_class()
+
+    class NodeTransactionExecutor(state_class.transaction_executor_class):
+        def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+            if transaction.__dict__.get(_VALIDATED):
+                self.vm_state.validate_transaction(transaction)
+            else:
+                super().validate_transaction(transaction)
+
+    class NodeAccountDB(state_class.account_db_class):
+        """Keeps its cache of encoded accounts across make_state_root instead of dropping it.
+
+        py-evm empties that cache (address -> RLP account, read at the trie root) whenever the root
+        moves, so every block re-walks and re-decodes the trie for the accounts it touches. The new root
+        is the old one with exactly the diff applied, so the old cache updated with that diff is the
+        cache at the new root. Any other root change (the `state_root` setter) still empties it.
+        """
+
+        def _apply_account_diff_without_proof(self, diff, trie) -> None:
+            super()._apply_account_diff_without_proof(diff, trie)
+            self._applied_diff = diff
+
+        def make_state_root(self) -> bytes:
+            cached = self._trie_cache._cached_values  # reset_cache() swaps in a new LRU, this one stays
+            self._applied_diff = None
+            root = super().make_state_root()
+            diff = self._applied_diff
+            if diff is not None:
+                for key in diff.deleted_keys():
+                    if key in cached:
+                        del cached[key]
+                for key, value in diff.pending_items():
+                    cached[key] = value
+            self._trie_cache._cached_values = cached
+            return root
+
+    class NodeState(state_class):
+        @classmethod
+        def on_account_db(cls, db, execution_context, account_db) -> StateAPI:
+            """A state on an existing AccountDB: what __init__ sets, without building a cold AccountDB
+            and re-running set_system_contracts (whose writes, if any, `account_db` already holds:
+            py-evm only rewrites a system contract's code when it is already exactly that code)."""
+            state = cls.__new__(cls)
+            state._db = db
+            state.execution_context = execution_context
+            state._account_db = account_db
+            return state
+
+    node_state = NodeState.configure(
+        __name__=state_class.__name__,
+        transaction_executor_class=NodeTransactionExecutor,
+        account_db_class=NodeAccountDB,
+    )
+    overrides: dict[str, object] = {"__name__": vm_class.__name__, "_state_class": node_state}
+    if hasattr(vm_class, "process_deposit_request_data"):  # Prague and later (EIP-6110)
+
+        def process_deposit_request_data(self, block: BlockAPI) -> None:
+            """py-evm's, which reads the block's receipts back from the database to scan their logs,
+            skipped when the header's bloom shows that no log comes from the deposit contract (a bloom
+            has no false negatives); the request it then appends is the empty one py-evm would."""
+            if DEPOSIT_CONTRACT_ADDRESS in BloomFilter(block.header.bloom):
+                vm_class.process_deposit_request_data(self, block)
+            else:
+                block.block_requests.append(DEPOSIT_REQUEST_TYPE)
+
+        overrides["process_deposit_request_data"] = process_deposit_request_data
+    return vm_class.configure(**overrides)
+
+
 class DevChain:
     """A single-node chain that mines on demand. Not thread-safe: drive it from one thread."""
 
@@ -142,7 +221,7 @@ class DevChain:
             chain_id, fork = int.from_bytes(stored_id, "big"), stored_fork.decode()
         self.chain_id = chain_id
         self.fork = fork
-        self.vm_class = vm_for_fork(fork)
+        self.vm_class = _node_vm(vm_for_fork(fork))
         chain_class = Chain.configure(
             __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
         )
@@ -294,7 +373,8 @@ class DevChain:
         """Checks that do not need execution: signature, chain id, block gas limit."""
         try:
             tx.validate()
-            tx.check_signature_validity()
+            if tx.type_id is not None:  # a legacy transaction's validate() checks the signature
+                tx.check_signature_validity()
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
         chain_id = tx.chain_id
@@ -305,6 +385,7 @@ class DevChain:
         floor = self.data_floor_gas(tx.data)
         if tx.gas < floor:
             raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas} is below the data floor {floor}")
+        tx.__dict__[_VALIDATED] = True
 
     def data_floor_gas(self, data: bytes) -> int:
         """EIP-7623's minimum gas of a transaction with this calldata (0 before Prague).
@@ -338,7 +419,7 @@ class DevChain:
         ).copy(state_root=self._pending_root)
         with self.db.atomic_batch():
             vm = self.chain.get_vm(header)
-            self._reuse_account_db(vm.state)
+            self._reuse_account_db(vm, header)
             self._warm_account_db = None  # until this block is committed
             vm.block_preprocessing(vm.get_block())
             included, receipts, computations = [], [], []
@@ -358,6 +439,8 @@ class DevChain:
             block = vm.finalize_block(vm.block_postprocessing(block)).block
             self.chaindb.persist_block(block)
             self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
+        for applied, mined in zip(included, block.transactions, strict=True):
+            _carry_sender(applied, mined)
         self.head = block.header
         self._pending_root = block.header.state_root
         self._warm_account_db = vm.state._account_db
@@ -375,18 +458,19 @@ class DevChain:
             for tx in old.transactions:
                 self._recent_transactions.pop(tx.hash, None)
 
-    def _reuse_account_db(self, state: StateAPI) -> None:
-        """Give `state` the previous block's account database if it is at the same root.
+    def _reuse_account_db(self, vm, header: BlockHeaderAPI) -> None:
+        """Build `vm`'s state on the previous block's account database if it is at the same root.
 
         py-evm builds a cold AccountDB per block, so every block re-reads and re-decodes the trie
         nodes of the accounts it touches; carrying the committed one over keeps its caches warm
         (block time drops ~2x).
         """
         warm = self._warm_account_db
-        if warm is None or warm.state_root != state.state_root:
+        if warm is None or warm.state_root != header.state_root:
             return
         _clear_read_logs(warm)
-        state._account_db = warm
+        context = vm.create_execution_context(header, vm.previous_hashes, vm.chain_context)
+        vm._state = vm.get_state_class().on_account_db(self.db, context, warm)
 
     # Dev-only state changes (evm_*, anvil_*, hardhat_*)
 
@@ -477,6 +561,14 @@ class DevChain:
             return self._tx_builder.decode(raw)
         except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
             raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
+
+
+def _carry_sender(applied: SignedTransactionAPI, mined: SignedTransactionAPI) -> None:
+    """Give `mined` (py-evm's copy of `applied` in the block) the sender recovered during execution:
+    `sender` is a cached property of the transaction's fields, and the copy has the same fields."""
+    sender = applied.__dict__.get("sender")
+    if sender is not None:
+        mined.__dict__.setdefault("sender", sender)
 
 
 def _clear_read_logs(account_db) -> None:

@@ -35,7 +35,8 @@ def _mine_sequence(chain) -> list:
     nonces = [0, 0, 0]
     for i in range(12):
         sender = i % 3
-        tx = chain.decode_raw_transaction(_raw(sender, nonces[sender], ("legacy", "2930", "1559")[i % 3], i + 1))
+        kind = ("legacy", "2930", "1559")[i % 3]
+        tx = chain.decode_raw_transaction(_raw(sender, nonces[sender], kind, i + 1))
         nonces[sender] += 1
         chain.validate_transaction(tx)
         timestamp += 1 + i % 2
@@ -67,8 +68,8 @@ def test_fixed_transfer_sequence_gives_pinned_hashes_roots_and_receipts():
     assert stored == receipts
 
 
-PINNED_FIRST_BLOCK_HASH = ""
-PINNED_LAST_BLOCK_HASH = ""
-PINNED_STATE_ROOT = ""
-PINNED_RECEIPTS_ROOT = ""
-PINNED_EFFECTIVE_GAS_PRICE = ""
+PINNED_FIRST_BLOCK_HASH = "0xaf324def0f5190734c05b5dad3e581ac0eac29fe910b79e15d54cae830348ed8"
+PINNED_LAST_BLOCK_HASH = "0x3e4c4e0c784fd3176a37523a56394e4e6faed70beafe7f13afc97ac2a88ace55"
+PINNED_STATE_ROOT = "0xbc93b34d490482d98dcecc9a5a128ad057a31a5d31af9ea11ed01e177d516f4e"
+PINNED_RECEIPTS_ROOT = "0x25e6b7af647c519a27cc13276a1e6abc46154b51414d174b072698df1f6c19df"
+PINNED_EFFECTIVE_GAS_PRICE = "0x81bd3fe8"
