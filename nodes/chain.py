@@ -32,6 +32,8 @@ from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.prague.constants import DEPOSIT_CONTRACT_ADDRESS, DEPOSIT_REQUEST_TYPE
 from eth.vm.spoof import SpoofTransaction
 from eth_bloom import BloomFilter
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
 from evm_ext.errors import AievmError
@@ -374,7 +376,7 @@ class DevChain:
         try:
             tx.validate()
             if tx.type_id is not None:  # a legacy transaction's validate() checks the signature
-                tx.check_signature_validity()
+                _check_signature_keeping_sender(tx)
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
         chain_id = tx.chain_id
@@ -561,6 +563,20 @@ class DevChain:
             return self._tx_builder.decode(raw)
         except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
             raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
+
+
+def _check_signature_keeping_sender(tx: SignedTransactionAPI) -> None:
+    """py-evm's validate_transaction_signature, keeping the public key it recovers as the sender
+    (what the transaction's cached `sender` property would recover again during execution)."""
+    message = tx.get_message_for_signing()
+    try:
+        signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
+        public_key = signature.recover_public_key_from_msg(message)
+    except BadSignature as exc:
+        raise ValidationError(f"Bad Signature: {exc}") from exc
+    if not signature.verify_msg(message, public_key):
+        raise ValidationError("Invalid Signature")
+    tx.__dict__["sender"] = public_key.to_canonical_address()
 
 
 def _carry_sender(applied: SignedTransactionAPI, mined: SignedTransactionAPI) -> None:

@@ -5,6 +5,7 @@ Quantities are minimal hex ("0x0", "0x1a"), byte strings are 0x-prefixed hex, ab
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import rlp
@@ -25,6 +26,12 @@ def data(value: bytes) -> str:
 
 
 def address(value: bytes) -> str:
+    return _checksummed(bytes(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(value: bytes) -> str:
+    """EIP-55 form (a keccak per call, and the same few addresses recur in every receipt)."""
     return to_checksum_address(value)
 
 

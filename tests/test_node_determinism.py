@@ -9,6 +9,8 @@ import time
 from unittest import mock
 
 import pytest
+import rlp
+from eth_account import Account
 
 from nodes import encode
 from nodes.accounts import dev_accounts
@@ -73,3 +75,36 @@ PINNED_LAST_BLOCK_HASH = "0x3e4c4e0c784fd3176a37523a56394e4e6faed70beafe7f13afc9
 PINNED_STATE_ROOT = "0xbc93b34d490482d98dcecc9a5a128ad057a31a5d31af9ea11ed01e177d516f4e"
 PINNED_RECEIPTS_ROOT = "0x25e6b7af647c519a27cc13276a1e6abc46154b51414d174b072698df1f6c19df"
 PINNED_EFFECTIVE_GAS_PRICE = "0x81bd3fe8"
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        (10, 0, "Bad Signature: failed to recover ECDSA public key"),  # r = 0
+        (11, 0, "Bad Signature: failed to recover ECDSA public key"),  # s = 0
+        (11, SECP256K1_N + 1, "Bad Signature: Value 1157920892"),  # s >= n
+        (9, 2, "Bad Signature: Value 2 is not less than or equal to 1"),  # y_parity
+    ],
+)
+def test_typed_transaction_signature_is_checked_once_with_py_evm_errors(field, value, error):
+    chain = open_chain(None)
+    fields = rlp.decode(_raw(0, 0, "1559", 1)[1:])
+    fields[field] = value
+    tx = chain.decode_raw_transaction(b"\x02" + rlp.encode(fields))
+    with pytest.raises(TransactionRejected, match=f"invalid transaction: {error}"):
+        chain.validate_transaction(tx)
+
+
+def test_other_valid_signature_recovers_its_own_sender():
+    chain = open_chain(None)
+    fields = rlp.decode(_raw(0, 0, "1559", 1)[1:])
+    fields[10] = 1  # r = 1: a valid signature of some other key
+    tx = chain.decode_raw_transaction(b"\x02" + rlp.encode(fields))
+    chain.validate_transaction(tx)
+    assert "0x" + tx.sender.hex() == "0xd9d4304cebca8bce55ee48aee2034cb0f9956176"
+    assert Account.recover_transaction(b"\x02" + rlp.encode(fields)).lower() == "0x" + tx.sender.hex()
+    with pytest.raises(TransactionRejected, match="cannot afford txn gas"):  # that account has no funds
+        chain.mine([tx])
