@@ -71,10 +71,16 @@ CALLER = b"\xca" * 20
 
 
 class Graph:
-    """Builds a Model op by op with random int8 weights; `value(i)` is the i-th value (0 = input)."""
+    """Builds a Model op by op with random int8 weights; `value(i)` is the i-th value (0 = input).
 
-    def __init__(self, shape: tuple[int, ...], seed: int = 0) -> None:
+    `slow`: defeat the engine's weight-dependent fast paths (docs/quantization.md), as an adversary would:
+    weights of magnitude 127 (GEMMs in float64, not float32) and requantization shifts of 57 (int64, not
+    float64, requantization). Gas depends on shapes only, so it must cover these paths too.
+    """
+
+    def __init__(self, shape: tuple[int, ...], seed: int = 0, slow: bool = False) -> None:
         self.rng = np.random.default_rng(seed)
+        self.slow = slow
         self.values = [Value(shape, 0.05, 0)]
         self.ops: list = []
 
@@ -84,11 +90,13 @@ class Graph:
         return len(self.values) - 1
 
     def requant(self, channels: int, fan_in: int) -> Requant:
-        shift = 30 + 7 + max(0, math.ceil(math.log2(max(fan_in, 1))) // 2)
+        shift = 57 if self.slow else 30 + 7 + max(0, math.ceil(math.log2(max(fan_in, 1))) // 2)
         return Requant(0.05, 0, -128, 127, np.full(channels, 1 << 30, np.uint32),
                        np.full(channels, shift, np.uint8))
 
     def weights(self, *shape: int) -> np.ndarray:
+        if self.slow:
+            return (127 * self.rng.choice(np.array([-1, 1], np.int8), size=shape)).astype(np.int8)
         return self.rng.integers(-127, 128, size=shape, dtype=np.int8)
 
     def fc(self, i: int, out: int) -> int:
@@ -176,16 +184,16 @@ def huge_fan_in(fan_in: int = 1 << 15, out: int = 4) -> Model:
     return g.model()
 
 
-def big_conv(channels: int = 32, hw: int = 32, k: int = 3) -> Model:
+def big_conv(channels: int = 32, hw: int = 32, k: int = 3, slow: bool = False) -> Model:
     """A 3x3 conv, `channels` in and out, on hw x hw."""
-    g = Graph((channels, hw, hw))
+    g = Graph((channels, hw, hw), slow=slow)
     g.conv(0, channels, k)
     return g.model()
 
 
-def depthwise_conv(channels: int = 64, hw: int = 32) -> Model:
+def depthwise_conv(channels: int = 64, hw: int = 32, slow: bool = False) -> Model:
     """A 3x3 depthwise conv: few MACs per output, many elements."""
-    g = Graph((channels, hw, hw))
+    g = Graph((channels, hw, hw), slow=slow)
     g.conv(0, channels, 3, groups=channels)
     return g.model()
 
@@ -215,9 +223,9 @@ def elementwise_mix(elements: int = 1 << 14) -> Model:
     return g.model()
 
 
-def generator(latent: int = 64) -> Model:
+def generator(latent: int = 64, slow: bool = False) -> Model:
     """A DCGAN-like generator: FC, reshape, transposed convs, tanh."""
-    g = Graph((latent,))
+    g = Graph((latent,), slow=slow)
     i = g.fc(0, 64 * 7 * 7)
     i = g.reshape(i, (64, 7, 7))
     i = g.conv_transpose(i, 32, 2, 2)
@@ -239,6 +247,9 @@ def sweep() -> dict[str, Model]:
         "tanh_heavy_64k_x16": tanh_heavy(),
         "elementwise_mix": elementwise_mix(),
         "generator": generator(),
+        "big_conv_slow_path": big_conv(128, 8, slow=True),
+        "depthwise_slow_path": depthwise_conv(slow=True),
+        "generator_slow_path": generator(slow=True),
     }
     models.update({name: load_model(path) for name, path in SHIPPED.items() if path.exists()})
     return models
@@ -391,7 +402,7 @@ def op_sweep() -> dict[str, list[tuple]]:
 
 
 def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpPrice]:
-    """Per kind, (base, mac, element) in milligas at `gas_per_second`: non-negative least squares on the
+    """Per kind, (base, mac, element) in microgas at `gas_per_second`: non-negative least squares on the
     relative error (each case weighs the same whatever its size)."""
     prices = {}
     for kind, cases in op_sweep().items():
@@ -402,7 +413,7 @@ def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpP
             times.append(min(_time(op.run, xs) for _ in range(repeats)))
         a = np.array(rows) / np.array(times)[:, None]
         coef, _ = nnls(a, np.ones(len(times)))
-        prices[kind] = gas.OpPrice(*(math.ceil(c * gas_per_second * gas.MILLIGAS_PER_GAS) for c in coef))
+        prices[kind] = gas.OpPrice(*(math.ceil(c * gas_per_second * gas.MICROGAS_PER_GAS) for c in coef))
     return prices
 
 

@@ -130,10 +130,17 @@ _VALIDATED = "_aievm_validated"  # set in a transaction's __dict__ by DevChain.v
 
 
 def _node_vm(vm_class: type) -> type:
-    """`vm_class` whose transaction executor does not re-run `transaction.validate()` (field ranges,
-    intrinsic gas and, for legacy transactions, a second signature recovery) on a transaction that
-    DevChain.validate_transaction has already validated; the state checks (nonce, balance, fees) still
-    run. The validation depends on the transaction's fields only, so its outcome cannot have changed.
+    """`vm_class` with the same consensus results and less repeated work per block:
+
+    - its transaction executor does not re-run `transaction.validate()` (field ranges, intrinsic gas
+      and, for legacy transactions, a second signature recovery) on a transaction that
+      DevChain.validate_transaction has already validated; the state checks (nonce, balance, fees)
+      still run. That validation depends on the transaction's fields only, so it cannot have changed;
+    - its AccountDB keeps its account caches from one block to the next (NodeAccountDB);
+    - its state can be built on an existing AccountDB (NodeState.on_account_db);
+    - from Prague, EIP-6110 deposit requests are not scanned for when the bloom rules them out.
+
+    tests/test_node_determinism.py pins block hashes, state roots and receipts computed before these.
     """
     state_class = vm_class.get_state_class()
 
@@ -145,13 +152,23 @@ def _node_vm(vm_class: type) -> type:
                 super().validate_transaction(transaction)
 
     class NodeAccountDB(state_class.account_db_class):
-        """Keeps its cache of encoded accounts across make_state_root instead of dropping it.
+        """Keeps its account caches across make_state_root and persist instead of dropping them.
 
-        py-evm empties that cache (address -> RLP account, read at the trie root) whenever the root
-        moves, so every block re-walks and re-decodes the trie for the accounts it touches. The new root
-        is the old one with exactly the diff applied, so the old cache updated with that diff is the
-        cache at the new root. Any other root change (the `state_root` setter) still empties it.
+        py-evm empties its cache of encoded accounts (address -> RLP, read at the trie root) whenever
+        the root moves, and its cache of decoded accounts at every persist, so every block re-walks and
+        re-decodes the trie for the accounts it touches. The new root is the old one with exactly the
+        diff applied, so the old encoded cache updated with that diff is the cache at the new root; the
+        decoded cache, as it stands after make_state_root has written the storage roots, holds the
+        committed accounts. (py-evm drops it only so that witness read-logs, which the devnet does not
+        produce, see every account.) Other root changes (the `state_root` setter, a journal discard)
+        still empty them.
         """
+
+        def persist(self):
+            witness = super().persist()
+            for address, account in self._committed_accounts:
+                self._account_cache[address] = account
+            return witness
 
         def _apply_account_diff_without_proof(self, diff, trie) -> None:
             super()._apply_account_diff_without_proof(diff, trie)
@@ -169,6 +186,7 @@ def _node_vm(vm_class: type) -> type:
                 for key, value in diff.pending_items():
                     cached[key] = value
             self._trie_cache._cached_values = cached
+            self._committed_accounts = list(self._account_cache.items())
             return root
 
     class NodeState(state_class):

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 import rlp
 from eth_account import Account
+from eth_utils import to_checksum_address
 
 from nodes import encode
 from nodes.accounts import dev_accounts
@@ -108,3 +109,42 @@ def test_other_valid_signature_recovers_its_own_sender():
     assert Account.recover_transaction(b"\x02" + rlp.encode(fields)).lower() == "0x" + tx.sender.hex()
     with pytest.raises(TransactionRejected, match="cannot afford txn gas"):  # that account has no funds
         chain.mine([tx])
+
+
+# counter += calldata[0:32]: PUSH1 0 CALLDATALOAD PUSH1 0 SLOAD ADD PUSH1 0 SSTORE STOP, after its init code
+ADDER_RUNTIME = bytes.fromhex("600035600054016000550000")
+ADDER_INIT = bytes.fromhex("600c600c600039600c6000f3") + ADDER_RUNTIME
+
+
+def _contract_tx(nonce: int, to: str | None, data: bytes, gas: int) -> bytes:
+    tx = {"value": 0, "gas": gas, "nonce": nonce, "chainId": 31337, "data": data,
+          "maxFeePerGas": 9 * GWEI, "maxPriorityFeePerGas": 2 * GWEI}
+    if to is not None:
+        tx["to"] = to
+    return bytes(dev_accounts()[4].sign_transaction(tx).raw_transaction)
+
+
+def test_storage_writes_and_a_failed_transaction_across_blocks_are_pinned():
+    with mock.patch.object(time, "time", return_value=float(GENESIS_TIME)):
+        chain = open_chain(None)
+    deploy = chain.decode_raw_transaction(_contract_tx(0, None, ADDER_INIT, 100_000))
+    chain.validate_transaction(deploy)
+    _, receipts, computations = chain.mine([deploy], GENESIS_TIME + 1)
+    address = computations[0].msg.storage_address
+    to = to_checksum_address(address)
+    total = 0
+    for i, (amount, gas) in enumerate([(5, 50_000), (7, 50_000), (11, 21_500), (13, 50_000)]):
+        tx = chain.decode_raw_transaction(_contract_tx(i + 1, to, amount.to_bytes(32, "big"), gas))
+        chain.validate_transaction(tx)
+        _, receipts, _ = chain.mine([tx], GENESIS_TIME + 2 + i)
+        ok = gas > 21_500  # 21,500 gas runs out: status 0, the write is reverted
+        assert receipts[0].state_root == (b"\x01" if ok else b"")
+        total += amount if ok else 0
+        assert chain.state_at(chain.head).get_storage(address, 0) == total
+    assert total == 25
+    assert "0x" + chain.head.state_root.hex() == PINNED_STORAGE_STATE_ROOT
+    assert "0x" + chain.head.hash.hex() == PINNED_STORAGE_HEAD_HASH
+
+
+PINNED_STORAGE_STATE_ROOT = "0xeb8796d43fd91645ecb49555aa3cb6575716ef9beddd094ff19cdb5525b4c296"
+PINNED_STORAGE_HEAD_HASH = "0xffb8f1ef912e258a909c8460c7366f0966352de9e77ecd333bd3473867e758df"

@@ -15,16 +15,16 @@ def test_every_op_kind_of_the_engine_has_a_price():
     assert {cost.kind for model in sweep().values() for cost in model.op_costs()} == set(gas.OP_PRICES)
 
 
-def test_compute_gas_sums_milligas_and_rounds_up_once():
+def test_compute_gas_sums_microgas_and_rounds_up_once():
     lookup = gas.OP_PRICES["lookup"]
     one = OpCost("lookup", 0, 1)
     assert gas.compute_gas([]) == 0
-    assert gas.compute_gas([one]) == -(-(lookup.base + lookup.element) // 1000)
+    assert gas.compute_gas([one]) == -(-(lookup.base + lookup.element) // 10**6)
     # 3 ops summed before rounding, not rounded each
-    assert gas.compute_gas([one] * 3) == -(-3 * (lookup.base + lookup.element) // 1000)
+    assert gas.compute_gas([one] * 3) == -(-3 * (lookup.base + lookup.element) // 10**6)
     fc = gas.OP_PRICES["fully_connected"]
-    milligas = fc.base + 1000 * fc.mac + 10 * fc.element
-    assert gas.compute_gas([OpCost("fully_connected", 1000, 10)]) == -(-milligas // 1000)
+    microgas = fc.base + 1000 * fc.mac + 10 * fc.element
+    assert gas.compute_gas([OpCost("fully_connected", 1000, 10)]) == -(-microgas // 10**6)
 
 
 def test_model_access_gas_is_a_twentieth_of_a_gas_per_word_rounded_up():

@@ -63,7 +63,7 @@ def test_small_model_gas_is_pinned():
     assert costs == [("fully_connected", 128, 8), ("lookup", 0, 8), ("fully_connected", 32, 4)]
     assert len(SMALL.encode()) == 596  # 19 words
     assert gas.model_access_gas(596) == 1  # ceil(19 * 50 / 1000)
-    # ceil((170000+384+472 + 57000+232 + 170000+96+236) / 1000)
+    # microgas: ceil((170e6 + 128*3_000 + 8*59_000 + 57e6 + 8*29_000 + 170e6 + 32*3_000 + 4*59_000) / 1e6)
     assert gas.compute_gas(SMALL.op_costs()) == 399
     chain = _chain(PragueInferVM, SMALL, infer_probe(STORE, 16, 4))
     sample = bytes(range(16))
@@ -204,9 +204,11 @@ def test_absurd_memory_ranges_are_out_of_gas_before_any_allocation(in_offset, ou
     assert gas_used == 1_000_000
 
 
-@pytest.mark.parametrize("name", ["mnist_cnn/mnist_cnn.aiem", "dcgan/dcgan_generator.aiem"])
-def test_other_shipped_models_run_in_infer(name):
+@pytest.mark.parametrize(("name", "cold_gas"), [("mnist_cnn/mnist_cnn.aiem", 5_979),  # 3,600 + 20 + 2,359
+                                              ("dcgan/dcgan_generator.aiem", 8_831)])  # 3,600 + 133 + 5,098
+def test_other_shipped_models_run_in_infer(name, cold_gas):
     model = load_model(ROOT / "models" / name)
+    assert expected_infer_gas(model) == cold_gas
     chain = _chain(PragueInferVM, model, infer_probe(STORE, model.input_size, model.output_size))
     for sample in random_inputs(model, 2, seed=11):
         _, computation = chain.send(PROBE, sample)

@@ -2,11 +2,12 @@
 
     infer_gas = G_INFER + memory_expansion + account_access + model_access_gas(L) + compute_gas(model)
     model_access_gas(L) = ceil(G_MODEL_WORD_MILLIGAS * ceil(L / 32) / MILLIGAS_PER_GAS)
-    compute_gas(model) = ceil(sum over ops of (base + mac * macs + element * elements) / MILLIGAS_PER_GAS)
+    compute_gas(model) = ceil(sum over ops of (base + mac * macs + element * elements) / MICROGAS_PER_GAS)
 
 `memory_expansion` is py-evm's `extend_memory` (as for CALL); `account_access` is EIP-2929's cold/warm
-account cost. Per-word and per-op prices are in milligas so that sub-gas prices stay integers; each sum is
-rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come from
+account cost. The per-word price is in milligas and per-op prices in microgas so that sub-gas prices stay
+integers (a float32 MAC of the engine costs ~1.5 milligas of time: milligas would be too coarse for it);
+each sum is rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come from
 `benchmarks/calibrate_gas.py` (INFER gas/s within 0.8x-2.0x of ECRECOVER's).
 """
 
@@ -21,6 +22,7 @@ from eth.vm.forks.berlin.constants import COLD_ACCOUNT_ACCESS_COST, WARM_STORAGE
 from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
+MICROGAS_PER_GAS = 1_000_000
 G_INFER = 1_000
 G_MODELINFO = 400
 G_MODEL_WORD_MILLIGAS = 50
@@ -32,6 +34,7 @@ __all__ = [
     "G_MODELINFO",
     "G_MODEL_WORD_MILLIGAS",
     "MILLIGAS_PER_GAS",
+    "MICROGAS_PER_GAS",
     "OpPrice",
     "OP_PRICES",
     "model_access_gas",
@@ -42,7 +45,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OpPrice:
-    """Milligas of one op: `base` once, `mac` per multiply-accumulate, `element` per output element."""
+    """Microgas of one op: `base` once, `mac` per multiply-accumulate, `element` per output element."""
 
     base: int
     mac: int
@@ -50,19 +53,19 @@ class OpPrice:
 
 
 OP_PRICES: dict[str, OpPrice] = {
-    "add": OpPrice(base=200_000, mac=0, element=53),
-    "argmax": OpPrice(base=61_000, mac=25, element=0),
-    "avg_pool": OpPrice(base=240_000, mac=26, element=0),
-    "concat": OpPrice(base=270_000, mac=0, element=35),
-    "conv": OpPrice(base=1_100_000, mac=2, element=450),
-    "conv_transpose": OpPrice(base=720_000, mac=4, element=63),
-    "fully_connected": OpPrice(base=170_000, mac=3, element=59),
-    "lookup": OpPrice(base=57_000, mac=0, element=29),
-    "max_pool": OpPrice(base=150_000, mac=17, element=0),
-    "mul": OpPrice(base=180_000, mac=47, element=0),
-    "reshape": OpPrice(base=23_000, mac=0, element=1),
-    "softmax": OpPrice(base=230_000, mac=250, element=0),
-    "transpose": OpPrice(base=30_000, mac=0, element=9),
+    "add": OpPrice(base=200_000_000, mac=0, element=53_000),
+    "argmax": OpPrice(base=61_000_000, mac=25_000, element=0),
+    "avg_pool": OpPrice(base=240_000_000, mac=26_000, element=0),
+    "concat": OpPrice(base=270_000_000, mac=0, element=35_000),
+    "conv": OpPrice(base=300_000_000, mac=1_100, element=110_000),
+    "conv_transpose": OpPrice(base=400_000_000, mac=2_000, element=30_000),
+    "fully_connected": OpPrice(base=170_000_000, mac=3_000, element=59_000),
+    "lookup": OpPrice(base=57_000_000, mac=0, element=29_000),
+    "max_pool": OpPrice(base=150_000_000, mac=17_000, element=0),
+    "mul": OpPrice(base=180_000_000, mac=47_000, element=0),
+    "reshape": OpPrice(base=23_000_000, mac=0, element=1_000),
+    "softmax": OpPrice(base=230_000_000, mac=250_000, element=0),
+    "transpose": OpPrice(base=30_000_000, mac=0, element=9_000),
 }
 
 
@@ -72,12 +75,12 @@ def model_access_gas(length: int) -> int:
 
 
 def compute_gas(op_costs: Iterable[OpCost]) -> int:
-    """Gas to run a model from its `op_costs()` (kind, macs, elements): milligas summed, rounded up once."""
-    milligas = 0
+    """Gas to run a model from its `op_costs()` (kind, macs, elements): microgas summed, rounded up once."""
+    microgas = 0
     for op in op_costs:
         price = OP_PRICES[op.kind]
-        milligas += price.base + price.mac * op.macs + price.element * op.elements
-    return -(-milligas // MILLIGAS_PER_GAS)
+        microgas += price.base + price.mac * op.macs + price.element * op.elements
+    return -(-microgas // MICROGAS_PER_GAS)
 
 
 @lru_cache(maxsize=256)
