@@ -1,9 +1,11 @@
 """`aievm demo`: MNIST digits classified by a smart contract, over JSON-RPC, end to end.
 
-A fresh in-memory node on a free loopback port; the shipped MNIST MLP uploaded with `aievm model
-deploy`'s code; the research post's AIContract compiled with `solidity_patch`; each digit classified
-by an eth_call to `modelInfer` (the INFER opcode runs the model), timed over a keep-alive HTTP
-session; the node stopped at the end.
+The shipped MNIST
+MLP converted from its ONNX file with `aievm model convert`'s code (and checked against the committed
+.aiem and on the held-out digits off chain); a fresh in-memory node on a free loopback port; the
+converted model uploaded with `aievm model deploy`'s code; the research post's AIContract compiled with
+`solidity_patch`; each digit classified by an eth_call to `modelInfer` (the INFER opcode runs the
+model), timed over a keep-alive HTTP session; the node stopped at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from evm_ext.errors import AievmError
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "models" / "mnist_mlp" / "mnist_mlp.aiem"
+ONNX_PATH = ROOT / "models" / "mnist_mlp" / "mnist_mlp.onnx"
+CALIBRATION_PATH = ROOT / "models" / "mnist_mlp" / "calibration.npy"
 TEST_IMAGES = ROOT / "models" / "data" / "mnist_test_images.npy"
 TEST_LABELS = ROOT / "models" / "data" / "mnist_test_labels.npy"
 
@@ -55,18 +59,38 @@ def pick_samples(labels: np.ndarray, count: int) -> np.ndarray:
     return np.linspace(0, len(labels) - 1, num=count).round().astype(int)
 
 
-def run(samples: int = 10) -> int:
+def convert_shipped_model(images: np.ndarray, labels: np.ndarray):
+    """Convert the MNIST MLP's ONNX file to int8 as `aievm model convert` does; report it and its accuracy."""
     from evm_ext.model import load_model
+    from evm_ext.model.convert import convert
+
+    started = time.perf_counter()
+    model = convert(ONNX_PATH, np.load(CALIBRATION_PATH))
+    same = "identical to" if model.encode() == load_model(MODEL_PATH).encode() else "differs from"
+    print(
+        f"model: {ONNX_PATH.relative_to(ROOT)} converted to int8 in {time.perf_counter() - started:.2f} s: "
+        f"{len(model.encode()):,} bytes, keccak 0x{model.hash.hex()[:16]}... ({same} the shipped "
+        f"{MODEL_PATH.name})"
+    )
+    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    q = np.frombuffer(b"".join(model.encode_input(row) for row in x), np.int8).reshape(len(x), -1)
+    predicted = np.argmax(model.run(q), axis=1)
+    accuracy = np.mean(predicted == labels)
+    print(f"       off-chain int8 accuracy on {len(labels):,} held-out MNIST digits: {accuracy:.1%}")
+    return model
+
+
+def run(samples: int = 10) -> int:
     from nodes.chain import open_chain
     from nodes.deploy import deploy_model
     from nodes.runner import BackgroundNode
 
     if samples < 1:
         raise AievmError("--samples must be at least 1")
-    if not MODEL_PATH.is_file():
-        raise AievmError(f"the shipped model {MODEL_PATH} is missing (run `make models`?)")
-    model = load_model(MODEL_PATH)
+    if not ONNX_PATH.is_file() or not MODEL_PATH.is_file():
+        raise AievmError(f"the shipped model files under {ONNX_PATH.parent} are missing (a partial clone?)")
     images, labels = np.load(TEST_IMAGES), np.load(TEST_LABELS)
+    model = convert_shipped_model(images, labels)
     picked = pick_samples(labels, min(samples, len(labels)))
 
     chain = open_chain(None)
@@ -77,7 +101,7 @@ def run(samples: int = 10) -> int:
         started = time.perf_counter()
         deployment = deploy_model(model.encode(), node.url, progress=False)
         print(
-            f"model: {MODEL_PATH.relative_to(ROOT)} ({deployment.length} bytes) sealed in ModelStore "
+            f"model: {deployment.length:,} bytes sealed in ModelStore "
             f"{deployment.address}: {deployment.transactions} transactions, {deployment.gas_used:,} gas, "
             f"{time.perf_counter() - started:.2f} s"
         )
