@@ -191,6 +191,13 @@ def big_conv(channels: int = 32, hw: int = 32, k: int = 3, slow: bool = False) -
     return g.model()
 
 
+def weight_bound_fc(size: int = 1536) -> Model:
+    """One slow-path FC `size` -> `size`: a float64 weight matrix streamed from memory once per INFER."""
+    g = Graph((size,), slow=True)
+    g.fc(0, size)
+    return g.model()
+
+
 def depthwise_conv(channels: int = 64, hw: int = 32, slow: bool = False) -> Model:
     """A 3x3 depthwise conv: few MACs per output, many elements."""
     g = Graph((channels, hw, hw), slow=slow)
@@ -250,6 +257,9 @@ def sweep() -> dict[str, Model]:
         "big_conv_slow_path": big_conv(128, 8, slow=True),
         "depthwise_slow_path": depthwise_conv(slow=True),
         "generator_slow_path": generator(slow=True),
+        "conv_128_on_3x3_slow_path": big_conv(128, 3, slow=True),
+        "conv_256_on_3x3_slow_path": big_conv(256, 3, slow=True),
+        "fc_1536_slow_path": weight_bound_fc(),
     }
     models.update({name: load_model(path) for name, path in SHIPPED.items() if path.exists()})
     return models

@@ -23,9 +23,9 @@ from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
 MICROGAS_PER_GAS = 1_000_000
-G_INFER = 1_000
+G_INFER = 700
 G_MODELINFO = 400
-G_MODEL_WORD_MILLIGAS = 50
+G_MODEL_WORD_MILLIGAS = 580
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
@@ -57,9 +57,9 @@ OP_PRICES: dict[str, OpPrice] = {
     "argmax": OpPrice(base=61_000_000, mac=25_000, element=0),
     "avg_pool": OpPrice(base=240_000_000, mac=26_000, element=0),
     "concat": OpPrice(base=270_000_000, mac=0, element=35_000),
-    "conv": OpPrice(base=300_000_000, mac=1_100, element=110_000),
+    "conv": OpPrice(base=300_000_000, mac=1_400, element=110_000),
     "conv_transpose": OpPrice(base=400_000_000, mac=2_000, element=30_000),
-    "fully_connected": OpPrice(base=170_000_000, mac=3_000, element=59_000),
+    "fully_connected": OpPrice(base=170_000_000, mac=0, element=59_000),
     "lookup": OpPrice(base=57_000_000, mac=0, element=29_000),
     "max_pool": OpPrice(base=150_000_000, mac=17_000, element=0),
     "mul": OpPrice(base=180_000_000, mac=47_000, element=0),
