@@ -8,8 +8,11 @@ other processes competing for the cores.
    `seconds = base + mac * macs + element * elements` (least squares, coefficients clipped at >= 0).
 2. End to end (the check): on a real `PragueInferVM` state, a contract loops INFER on each model of the sweep
    (MLP, the shipped models when present, adversarial shapes) and another loops STATICCALL to ECRECOVER;
-   gas/second of each = gas used / wall time. The goal is INFER gas/s within 0.8x-2.0x of ECRECOVER gas/s
-   for every model (below 0.8x INFER would be underpriced, a DoS risk; above 2.0x overpriced).
+   gas/second of each = gas used / CPU time. The goal is INFER gas/s within 0.8x-2.0x of ECRECOVER gas/s
+   for every model (below 0.8x INFER would be underpriced, a DoS risk; above 2.0x overpriced). Where one
+   set of constants cannot do both (docs/gas.md, "Re-calibration of 2026-11-26"), never below 0.8x comes
+   first and the shipped models stay <= 2.0x: the exit status is 1 only if a model is below 0.8x or a
+   shipped one above 2.0x.
 
 Run: `python -m benchmarks.calibrate_gas` (add `--fit` to print fitted op prices, `--json FILE` to save).
 """
@@ -259,6 +262,7 @@ def sweep() -> dict[str, Model]:
         "generator_slow_path": generator(slow=True),
         "conv_128_on_3x3_slow_path": big_conv(128, 3, slow=True),
         "conv_256_on_3x3_slow_path": big_conv(256, 3, slow=True),
+        "conv_512_on_3x3_slow_path": big_conv(512, 3, slow=True),
         "fc_1536_slow_path": weight_bound_fc(),
     }
     models.update({name: load_model(path) for name, path in SHIPPED.items() if path.exists()})
@@ -459,9 +463,12 @@ def main(argv: list[str] | None = None) -> int:
               " (fixed cost of an INFER on the smallest model, loop included)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    ok = all(0.8 <= row["ratio"] <= 2.0 for row in result["models"].values())
-    print("all models within 0.8x-2.0x of ECRECOVER" if ok else "SOME MODELS OUTSIDE 0.8x-2.0x")
-    return 0 if ok else 1
+    rows = result["models"]
+    low = [name for name, row in rows.items() if row["ratio"] < 0.8]
+    high = [name for name, row in rows.items() if row["ratio"] > 2.0]
+    print(f"below 0.8x (underpriced, a DoS risk): {', '.join(low) or 'none'}")
+    print(f"above 2.0x (overpriced): {', '.join(high) or 'none'}")
+    return 1 if low or set(high) & set(SHIPPED) else 0
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ def test_compute_gas_sums_microgas_and_rounds_up_once():
     assert gas.compute_gas([OpCost("fully_connected", 1000, 10)]) == -(-microgas // 10**6)
 
 
-def test_model_access_gas_is_a_twentieth_of_a_gas_per_word_rounded_up():
-    lengths = (0, 1, 32 * 20, 32 * 20 + 1, 32 * 40, 51_541)
-    assert [gas.model_access_gas(n) for n in lengths] == [0, 1, 1, 2, 2, 81]
+def test_model_access_gas_is_760_milligas_per_word_rounded_up():
+    lengths = (0, 1, 32 * 25, 32 * 25 + 1, 32 * 50, 51_541)
+    assert [gas.model_access_gas(n) for n in lengths] == [0, 1, 19, 20, 38, 1_225]
 
 
 def test_calibration_loops_execute_infer_with_exact_gas():

@@ -5,10 +5,15 @@
     compute_gas(model) = ceil(sum over ops of (base + mac * macs + element * elements) / MICROGAS_PER_GAS)
 
 `memory_expansion` is py-evm's `extend_memory` (as for CALL); `account_access` is EIP-2929's cold/warm
-account cost. The per-word price is in milligas and per-op prices in microgas so that sub-gas prices stay
-integers (a float32 MAC of the engine costs ~1.5 milligas of time: milligas would be too coarse for it);
-each sum is rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come from
-`benchmarks/calibrate_gas.py` (INFER gas/s within 0.8x-2.0x of ECRECOVER's).
+account cost. Every weight is one byte of the model and is read once per INFER, so the per-word term is
+also the price of streaming the weights (what bounds weight-heavy layers; fully connected MACs, one per
+weight, are priced by it alone).
+
+The per-word price is in milligas and per-op prices in microgas so that sub-gas prices stay integers
+(a float32 MAC of the engine costs ~1.5 milligas of time: milligas would be too coarse for it); each sum
+is rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come from
+`benchmarks/calibrate_gas.py` (INFER gas/s never below 0.8x of ECRECOVER's, the shipped models within
+0.8x-2.0x; docs/gas.md lists the shapes above 2.0x).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ MILLIGAS_PER_GAS = 1_000
 MICROGAS_PER_GAS = 1_000_000
 G_INFER = 700
 G_MODELINFO = 400
-G_MODEL_WORD_MILLIGAS = 580
+G_MODEL_WORD_MILLIGAS = 760
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
