@@ -74,6 +74,7 @@ class SolcJs:
         self.cache_key = f"solcjs-{meta['version']}-{size}"
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self.version = ""  # solc.version() of the running compiler, known once it has started
 
     def _start(self) -> subprocess.Popen:
         node = shutil.which("node")
@@ -86,7 +87,7 @@ class SolcJs:
         )
         atexit.register(_terminate, proc)
         self._proc = proc
-        self._read()  # the server announces itself with solc.version() once soljson is loaded
+        self.version = self._read().decode()  # announced by the server once soljson is loaded
         return proc
 
     def _read(self) -> bytes:
