@@ -77,7 +77,7 @@ def describe(model: Model) -> dict:
         "aiem_bytes": len(model.encode()),
         "hash": "0x" + model.hash.hex(),
         "params": model.params,
-        "ops": [cost.kind for cost in costs],
+        "ops": [op.kind.name.lower() for op in model.ops],
         "macs_per_sample": sum(cost.macs for cost in costs),
         "input_scale": model.source.scale,
         "input_zero_point": model.source.zero_point,

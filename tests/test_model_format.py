@@ -30,7 +30,7 @@ def test_canonical_round_trip(raw):
     assert decode_model(model.encode()) == model
     assert model.hash == synthetic_model().hash and len(model.hash) == 32
     assert model.input_size == 192 and model.output_size == 10
-    assert [c.kind for c in model.op_costs()] == [
+    assert [op.kind.name.lower() for op in model.ops] == [
         "conv",
         "conv",
         "conv_transpose",

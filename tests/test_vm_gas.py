@@ -5,9 +5,22 @@ from __future__ import annotations
 from eth_keys import keys
 from eth_utils import keccak
 
-from benchmarks.calibrate_gas import VMBench, ecrecover_input, infer_loop, mlp, store_address, sweep
+from benchmarks.calibrate_gas import (
+    Graph,
+    VMBench,
+    big_conv,
+    conv_to_one_position,
+    ecrecover_input,
+    infer_loop,
+    mlp,
+    store_address,
+    sweep,
+    upsampler,
+)
+from evm_ext.model import load_model
 from evm_ext.model.ops import OpCost, OpKind
 from evm_ext.vm import gas
+from tests.conftest import ROOT
 
 
 def test_every_op_kind_of_the_engine_has_a_price():
@@ -23,13 +36,51 @@ def test_compute_gas_sums_microgas_and_rounds_up_once():
     # 3 ops summed before rounding, not rounded each
     assert gas.compute_gas([one] * 3) == -(-3 * (lookup.base + lookup.element) // 10**6)
     fc = gas.OP_PRICES["fully_connected"]
-    microgas = fc.base + 1000 * fc.mac + 10 * fc.element
-    assert gas.compute_gas([OpCost("fully_connected", 1000, 10)]) == -(-microgas // 10**6)
+    microgas = fc.base + 1000 * fc.mac + 10 * fc.element + 4000 * fc.weight_byte
+    assert gas.compute_gas([OpCost("fully_connected", 1000, 10, 4000)]) == -(-microgas // 10**6)
 
 
-def test_model_access_gas_is_760_milligas_per_word_rounded_up():
-    lengths = (0, 1, 32 * 25, 32 * 25 + 1, 32 * 50, 51_541)
-    assert [gas.model_access_gas(n) for n in lengths] == [0, 1, 19, 20, 38, 1_225]
+def test_weight_bytes_are_the_gemm_operand_width():
+    """Small weights keep every partial sum below 2^24: a float32 operand (4 bytes per weight); weights of
+    magnitude 127 with fan-in 1,040 do not (128 * 127 * 1,040 > 2^24): float64 (8 bytes per weight)."""
+    costs = {}
+    for path in ("fast", "slow"):
+        g = Graph((1040,), fast=path == "fast", slow=path == "slow")
+        g.fc(0, 512)
+        costs[path] = g.model().op_costs()
+    assert costs["fast"][0].weight_bytes == 4 * 1040 * 512
+    assert costs["slow"][0].weight_bytes == 8 * 1040 * 512
+    # 2,129,920 more bytes at 600 microgas: 1,277.95 gas; each total is rounded up once
+    assert [gas.compute_gas(costs[path]) for path in ("fast", "slow")] == [1_493, 2_771]
+
+
+def test_weight_bytes_past_the_cache_size_pay_the_stream_term():
+    """The stream term counts the model's weight bytes together, whichever op holds them."""
+    half = OpCost("fully_connected", 0, 0, gas.WEIGHT_CACHE_BYTES // 2)
+    fc = gas.OP_PRICES["fully_connected"]
+    within = 2 * (fc.base + fc.weight_byte * half.weight_bytes)
+    assert gas.compute_gas([half, half]) == -(-within // 10**6)
+    past = within + fc.base + fc.weight_byte * 1_000_000 + gas.G_STREAM_BYTE_MICROGAS * 1_000_000
+    assert gas.compute_gas([half, half, OpCost("fully_connected", 0, 0, 1_000_000)]) == -(-past // 10**6)
+
+
+def test_matrix_vector_convolutions_are_priced_as_fully_connected():
+    """A conv with one output position, or a transposed conv with one input position, runs one
+    matrix-vector product: it is priced as the fully connected layer it is (OpCost docstring)."""
+    to_one = conv_to_one_position(512, 3)
+    assert to_one.output_shape == (512, 1, 1)
+    assert to_one.op_costs() == [OpCost("fully_connected", 512 * 512 * 9, 512, 8 * 512 * 512 * 9)]
+    assert [c.kind for c in big_conv(8, 3).op_costs()] == ["conv"]
+    assert [c.kind for c in upsampler(64, 32, 1, k=2).op_costs()] == ["fully_connected"]
+    assert [c.kind for c in upsampler(64, 32, 2, k=2).op_costs()] == ["conv_transpose"]
+    dcgan = load_model(ROOT / "models/dcgan/dcgan_generator.aiem")  # its first layer reads the 1x1 latent
+    kinds = ["fully_connected", "conv_transpose", "conv_transpose", "lookup"]
+    assert [c.kind for c in dcgan.op_costs()] == kinds
+
+
+def test_model_access_gas_is_10_milligas_per_word_rounded_up():
+    lengths = (0, 1, 32 * 100, 32 * 100 + 1, 51_541)
+    assert [gas.model_access_gas(n) for n in lengths] == [0, 1, 1, 2, 17]
 
 
 def test_calibration_loops_execute_infer_with_exact_gas():

@@ -137,16 +137,16 @@ def _inspect(args: argparse.Namespace) -> None:
         "",
         "",
     )
-    for i, (op, cost) in enumerate(zip(model.ops, model.op_costs(), strict=True)):
+    for i, op in enumerate(model.ops):
         table.add_row(
             str(i + 1),
-            cost.kind,
+            op.kind.name.lower(),
             ", ".join(map(str, op.inputs)),
             str(op.out.shape),
             f"{op.out.scale:.6g}",
             str(op.out.zero_point),
             f"{op.params:,}",
-            f"{cost.macs:,}",
+            f"{op.macs:,}",
         )
     console = Console(width=max(Console().width, 110))  # pipes default to 80 columns
     console.print(table)

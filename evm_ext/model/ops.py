@@ -64,11 +64,19 @@ class Value:
 
 @dataclass(frozen=True)
 class OpCost:
-    """What gas is charged on: op kind, multiply-accumulates and output elements, per sample."""
+    """What gas is charged on, per sample: the price class `kind`, multiply-accumulates, output elements
+    and weight bytes (the bytes of the GEMM weight operand streamed once per run: each int8 weight is held
+    as float32, 4 bytes, when every partial sum fits float32 exactly, else as float64, 8 bytes; see
+    `linear.gemm_plan`).
+
+    `kind` is the op's kind name, except for a conv with one output position or a transposed conv with
+    one input position: their GEMM is a matrix-vector product, the work of a fully connected layer, and
+    they are priced as "fully_connected"."""
 
     kind: str
     macs: int
     elements: int
+    weight_bytes: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +167,7 @@ class Op:
     out: Value
     macs: int = 0
     params: int = 0
+    weight_bytes: int = 0  # bytes of the GEMM weight operand (FC and conv kinds), read once per run
     workspace: int = 0  # largest temporary (elements per sample) besides the output
 
     @classmethod
@@ -175,7 +184,7 @@ class Op:
         raise NotImplementedError
 
     def cost(self) -> OpCost:
-        return OpCost(self.kind.name.lower(), self.macs, self.out.size)
+        return OpCost(self.kind.name.lower(), self.macs, self.out.size, self.weight_bytes)
 
 
 class FullyConnected(Op):
@@ -205,6 +214,7 @@ class FullyConnected(Op):
         self.macs, self.params = channels * fan_in, channels * (fan_in + 1)
         plan = linear.gemm_plan(weight, INT8_MIN, INT8_MAX)
         self._weight_t = weight.T.astype(plan[0])
+        self.weight_bytes = self._weight_t.nbytes
         folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1,))
         self._rq = requant.gemm_requantizer((channels,), folded, plan, self.out.shape)
 
@@ -300,6 +310,7 @@ class Conv(Op):
         cout_g = cout // groups
         self._plan = linear.gemm_plan(weight.reshape(cout, fan_in), INT8_MIN, INT8_MAX)
         self._weight = weight.reshape(groups, cout_g, fan_in).astype(self._plan[0])
+        self.weight_bytes = self._weight.nbytes
         self._folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1, 2, 3))
         self._rq = requant.gemm_requantizer((cout, 1, 1), self._folded, self._plan, self.out.shape)
         self._zp = x.zero_point
@@ -331,6 +342,11 @@ class Conv(Op):
 
     def run(self, xs: list[np.ndarray]) -> np.ndarray:
         return conv.conv2d(xs[0], self._weight, self.geometry, self._zp, self._rq)
+
+    def cost(self) -> OpCost:
+        one_position = self.out.shape[1] * self.out.shape[2] == 1
+        kind = "fully_connected" if one_position else "conv"
+        return OpCost(kind, self.macs, self.out.size, self.weight_bytes)
 
     def then_max_pool(self, pool: MaxPool) -> Callable[[list[np.ndarray]], np.ndarray]:
         """`pool.run([self.run(xs)])` with the pool applied before requantization (fewer elements).
@@ -412,8 +428,10 @@ class ConvTranspose(Op):
         per_channel = weight.reshape(groups, cin_g, cout_g, kh * kw).transpose(0, 2, 1, 3).reshape(cout, -1)
         plan = linear.gemm_plan(per_channel, INT8_MIN - x.zero_point, INT8_MAX - x.zero_point)
         self._weight = weight.reshape(groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1).astype(plan[0])
+        self.weight_bytes = self._weight.nbytes
         self._rq = requant.gemm_requantizer((cout, 1, 1), bias, plan, self.out.shape)
         self._zp = x.zero_point
+        self._in_positions = h * w
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:
@@ -448,6 +466,10 @@ class ConvTranspose(Op):
         return conv.conv_transpose2d(
             xs[0], self._weight, self.geometry, self.output_padding, self._zp, self._rq
         )
+
+    def cost(self) -> OpCost:
+        kind = "fully_connected" if self._in_positions == 1 else "conv_transpose"
+        return OpCost(kind, self.macs, self.out.size, self.weight_bytes)
 
 
 def _broadcast(a: Value, b: Value) -> tuple[int, ...]:

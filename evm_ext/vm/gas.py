@@ -1,19 +1,22 @@
 """The gas schedule of INFER and MODELINFO: every constant and the one formula (docs/gas.md).
 
-    infer_gas = G_INFER + memory_expansion + account_access + model_access_gas(L) + compute_gas(model)
+    infer_gas     = G_INFER + memory_expansion + account_access + model_access_gas(L) + compute_gas(model)
+    modelinfo_gas = G_MODELINFO + account_access
     model_access_gas(L) = ceil(G_MODEL_WORD_MILLIGAS * ceil(L / 32) / MILLIGAS_PER_GAS)
-    compute_gas(model) = ceil(sum over ops of (base + mac * macs + element * elements) / MICROGAS_PER_GAS)
+    compute_gas(model)  = ceil((sum over ops of (base + mac * macs + element * elements
+                                                  + weight_byte * weight_bytes)
+                                + G_STREAM_BYTE_MICROGAS * max(0, total_weight_bytes - WEIGHT_CACHE_BYTES))
+                               / MICROGAS_PER_GAS)
 
 `memory_expansion` is py-evm's `extend_memory` (as for CALL); `account_access` is EIP-2929's cold/warm
-account cost. Every weight is one byte of the model and is read once per INFER, so the per-word term is
-also the price of streaming the weights (what bounds weight-heavy layers; fully connected MACs, one per
-weight, are priced by it alone).
+account cost. `weight_bytes` is the size of an op's GEMM weight operand (4 or 8 bytes per weight,
+`OpCost`): streaming it is what bounds weight-heavy layers. Past WEIGHT_CACHE_BYTES of weight operands
+in one model (the last-level cache of the reference machine), the weights come from DRAM at about half
+the speed, which the stream term pays for.
 
-The per-word price is in milligas and per-op prices in microgas so that sub-gas prices stay integers
-(a float32 MAC of the engine costs ~1.5 milligas of time: milligas would be too coarse for it); each sum
-is rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come from
-`benchmarks/calibrate_gas.py` (INFER gas/s never below 0.8x of ECRECOVER's, the shipped models within
-0.8x-2.0x; docs/gas.md lists the shapes above 2.0x).
+The per-word price is in milligas and per-op prices in microgas so that sub-gas prices stay integers;
+each sum is rounded up once (ceiling division), so every amount is exact integer arithmetic. Prices come
+from `benchmarks/calibrate_gas.py`: INFER's gas/s within 0.8x-2.0x of ECRECOVER's on its sweep.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
 MICROGAS_PER_GAS = 1_000_000
-G_INFER = 700
-G_MODELINFO = 400
-G_MODEL_WORD_MILLIGAS = 760
+G_INFER = 1_000
+G_MODELINFO = 560
+G_MODEL_WORD_MILLIGAS = 10
+WEIGHT_CACHE_BYTES = 8 << 20
+G_STREAM_BYTE_MICROGAS = 500
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
@@ -38,6 +43,8 @@ __all__ = [
     "G_INFER",
     "G_MODELINFO",
     "G_MODEL_WORD_MILLIGAS",
+    "WEIGHT_CACHE_BYTES",
+    "G_STREAM_BYTE_MICROGAS",
     "MILLIGAS_PER_GAS",
     "MICROGAS_PER_GAS",
     "OpPrice",
@@ -50,27 +57,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OpPrice:
-    """Microgas of one op: `base` once, `mac` per multiply-accumulate, `element` per output element."""
+    """Microgas of one op: `base` once, `mac` per multiply-accumulate, `element` per output element,
+    `weight_byte` per byte of GEMM weight operand (`OpCost.weight_bytes`)."""
 
     base: int
     mac: int
     element: int
+    weight_byte: int = 0
 
 
 OP_PRICES: dict[str, OpPrice] = {
-    "add": OpPrice(base=200_000_000, mac=0, element=53_000),
-    "argmax": OpPrice(base=61_000_000, mac=25_000, element=0),
-    "avg_pool": OpPrice(base=240_000_000, mac=26_000, element=0),
-    "concat": OpPrice(base=270_000_000, mac=0, element=35_000),
-    "conv": OpPrice(base=300_000_000, mac=1_400, element=110_000),
-    "conv_transpose": OpPrice(base=400_000_000, mac=2_000, element=30_000),
-    "fully_connected": OpPrice(base=170_000_000, mac=0, element=59_000),
-    "lookup": OpPrice(base=57_000_000, mac=0, element=29_000),
-    "max_pool": OpPrice(base=150_000_000, mac=17_000, element=0),
-    "mul": OpPrice(base=180_000_000, mac=47_000, element=0),
-    "reshape": OpPrice(base=23_000_000, mac=0, element=1_000),
-    "softmax": OpPrice(base=230_000_000, mac=250_000, element=0),
-    "transpose": OpPrice(base=30_000_000, mac=0, element=9_000),
+    "add": OpPrice(base=271_000_000, mac=0, element=73_000),
+    "argmax": OpPrice(base=82_000_000, mac=32_000, element=0),
+    "avg_pool": OpPrice(base=303_000_000, mac=36_000, element=0),
+    "concat": OpPrice(base=378_000_000, mac=0, element=46_000),
+    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_500),
+    "conv_transpose": OpPrice(base=554_000_000, mac=2_080, element=0, weight_byte=2_250),
+    "fully_connected": OpPrice(base=186_000_000, mac=0, element=56_000, weight_byte=600),
+    "lookup": OpPrice(base=77_000_000, mac=0, element=39_000),
+    "max_pool": OpPrice(base=163_000_000, mac=17_000, element=0),
+    "mul": OpPrice(base=232_000_000, mac=61_000, element=0),
+    "reshape": OpPrice(base=31_000_000, mac=0, element=0),
+    "softmax": OpPrice(base=296_000_000, mac=340_000, element=0),
+    "transpose": OpPrice(base=40_000_000, mac=0, element=11_000),
 }
 
 
@@ -80,11 +89,15 @@ def model_access_gas(length: int) -> int:
 
 
 def compute_gas(op_costs: Iterable[OpCost]) -> int:
-    """Gas to run a model from its `op_costs()` (kind, macs, elements): microgas summed, rounded up once."""
-    microgas = 0
+    """Gas to run a model from its `op_costs()`: microgas summed over the ops plus the stream term for
+    weight operands past WEIGHT_CACHE_BYTES, rounded up once."""
+    microgas = weight_bytes = 0
     for op in op_costs:
         price = OP_PRICES[op.kind]
         microgas += price.base + price.mac * op.macs + price.element * op.elements
+        microgas += price.weight_byte * op.weight_bytes
+        weight_bytes += op.weight_bytes
+    microgas += G_STREAM_BYTE_MICROGAS * max(0, weight_bytes - WEIGHT_CACHE_BYTES)
     return -(-microgas // MICROGAS_PER_GAS)
 
 

@@ -18,7 +18,6 @@ from eth.vm.opcode import as_opcode
 from eth_typing import Address
 from threadpoolctl import threadpool_limits
 
-from evm_ext.model import Model
 from evm_ext.vm import gas
 from evm_ext.vm.model_store import load_model, read_header
 
@@ -42,7 +41,11 @@ def infer(computation: ComputationAPI) -> None:
     computation.consume_gas(gas.G_INFER, reason="INFER")
     computation.extend_memory(in_offset, in_size)
     computation.extend_memory(out_offset, out_size)
-    model = _charge_and_load(computation, address, "INFER")
+    _charge_account_access(computation, address, "INFER")
+    header, model = read_header(computation.state, address), None
+    if header is not None:
+        computation.consume_gas(gas.model_access_gas(header.length), reason="INFER: model words")
+        model = load_model(computation.state, header)
     if model is None or in_size != model.input_size or out_size < model.output_size:
         computation.stack_push_int(0)
         return
@@ -63,7 +66,9 @@ def modelinfo(computation: ComputationAPI) -> None:
 
     # GAS
     computation.consume_gas(gas.G_MODELINFO, reason="MODELINFO")
-    model = _charge_and_load(computation, address, "MODELINFO")
+    _charge_account_access(computation, address, "MODELINFO")
+    header = read_header(computation.state, address)
+    model = None if header is None else load_model(computation.state, header)
 
     # OPERATION
     computation.stack_push_int(0 if model is None else (model.input_size << 128) | model.output_size)
@@ -71,18 +76,13 @@ def modelinfo(computation: ComputationAPI) -> None:
     # PROGRAM COUNTER: advanced by py-evm's interpreter loop.
 
 
-def _charge_and_load(computation: ComputationAPI, address: Address, mnemonic: str) -> Model | None:
-    """Charge the account access, read the header, charge the model words, then load the model."""
+def _charge_account_access(computation: ComputationAPI, address: Address, mnemonic: str) -> None:
+    """EIP-2929: cold account access the first time in the transaction (and mark it warm), else warm."""
     if computation.state.is_address_warm(address):
         computation.consume_gas(gas.WARM_STORAGE_READ_COST, reason=f"{mnemonic}: warm account")
     else:
         computation.consume_gas(gas.COLD_ACCOUNT_ACCESS_COST, reason=f"{mnemonic}: cold account")
         computation.state.mark_address_warm(address)
-    header = read_header(computation.state, address)
-    if header is None:
-        return None
-    computation.consume_gas(gas.model_access_gas(header.length), reason=f"{mnemonic}: model words")
-    return load_model(computation.state, header)
 
 
 INFER_OPCODES: dict[int, OpcodeAPI] = {
