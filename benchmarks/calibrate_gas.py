@@ -296,6 +296,7 @@ def sweep() -> dict[str, Model]:
         "fc_1536_fast_path": weight_bound_fc(),
         "fc_2000_slow_path": weight_bound_fc(2000, slow=True),
         "fc_chain_8x700_slow_path": fc_chain(),
+        "fc_chain_32x350_slow_path": fc_chain(350, 32),
         "conv_512_to_1x1_slow_path": conv_to_one_position(),
         "conv_transpose_512_on_1x1_slow_path": upsampler(512, 512, 1, k=2, slow=True),
         "conv_transpose_512_on_3x3_slow_path": upsampler(512, 512, 3, k=2, slow=True),

@@ -35,7 +35,7 @@ G_INFER = 1_000
 G_MODELINFO = 560
 G_MODEL_WORD_MILLIGAS = 10
 WEIGHT_CACHE_BYTES = 8 << 20
-G_STREAM_BYTE_MICROGAS = 800
+G_STREAM_BYTE_MICROGAS = 1_200
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
@@ -71,7 +71,7 @@ OP_PRICES: dict[str, OpPrice] = {
     "argmax": OpPrice(base=82_000_000, mac=32_000, element=0),
     "avg_pool": OpPrice(base=303_000_000, mac=36_000, element=0),
     "concat": OpPrice(base=378_000_000, mac=0, element=46_000),
-    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_500),
+    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_000),
     "conv_transpose": OpPrice(base=554_000_000, mac=2_080, element=0, weight_byte=2_250),
     "fully_connected": OpPrice(base=186_000_000, mac=0, element=56_000, weight_byte=600),
     "lookup": OpPrice(base=77_000_000, mac=0, element=39_000),
