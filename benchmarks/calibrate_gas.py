@@ -4,8 +4,9 @@ Two measurements, both on the same machine in the same run. Time is the process'
 (`time.process_time`, BLAS limited to one thread by the fork): what an INFER costs the node, unaffected by
 other processes competing for the cores.
 
-1. Per op kind (the derivation of `OP_PRICES`): time `op.run` of the engine on a size sweep and fit
-   `seconds = base + mac * macs + element * elements` (least squares, coefficients clipped at >= 0).
+1. Per price class (the derivation of `OP_PRICES`): time `op.run` of the engine on a size sweep and fit
+   `seconds = base + mac * macs + element * elements + weight_byte * weight_bytes` (non-negative least
+   squares). Where the end-to-end check disagrees, docs/gas.md says which constants were set over the fit.
 2. End to end (the check): on a real `PragueInferVM` state, a contract loops INFER on each model of the sweep
    (MLP, the shipped models when present, adversarial shapes) and another loops STATICCALL to ECRECOVER;
    gas/second of each = gas used / CPU time. The goal is INFER gas/s within 0.8x-2.0x of ECRECOVER gas/s
@@ -108,9 +109,11 @@ class Graph:
                                         self.rng.integers(-1000, 1000, out, dtype=np.int32),
                                         self.requant(out, fan_in)))
 
-    def conv(self, i: int, cout: int, k: int, groups: int = 1, stride: int = 1) -> int:
+    def conv(self, i: int, cout: int, k: int, groups: int = 1, stride: int = 1,
+             pad: int | None = None) -> int:
+        """A k x k conv; `pad` on every side, by default k // 2 (the output keeps the input's size)."""
         cin = self.values[i].shape[0]
-        geometry = Geometry((k, k), (stride, stride), (1, 1), (k // 2,) * 4)
+        geometry = Geometry((k, k), (stride, stride), (1, 1), (k // 2 if pad is None else pad,) * 4)
         return self._add(Conv((i,), [self.values[i]], self.weights(cout, cin // groups, k, k),
                               np.zeros(cout, np.int32), groups, geometry, self.requant(cout, cin * k * k)))
 
@@ -216,9 +219,7 @@ def fc_chain(width: int = 700, layers: int = 8, slow: bool = True) -> Model:
 def conv_to_one_position(channels: int = 512, k: int = 3, slow: bool = True) -> Model:
     """A k x k conv without padding on a k x k input: one output position, a matrix-vector product."""
     g = Graph((channels, k, k), slow=slow)
-    geometry = Geometry((k, k), (1, 1), (1, 1), (0, 0, 0, 0))
-    g._add(Conv((0,), [g.values[0]], g.weights(channels, channels, k, k), np.zeros(channels, np.int32), 1,
-                geometry, g.requant(channels, channels * k * k)))
+    g.conv(0, channels, k, pad=0)
     return g.model()
 
 
@@ -453,7 +454,7 @@ def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpP
     MAC per weight, which its weight bytes already count.
 
     SciPy is imported here, after the end-to-end runs: it loads a second, multi-threaded OpenBLAS, and
-    with it loaded every INFER would pay the engine's BLAS thread limit (docs/gas.md, "Measurement").
+    with it loaded every INFER would pay the engine's BLAS thread limit (docs/gas.md, "Derivation").
     """
     from scipy.optimize import nnls
 
