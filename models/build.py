@@ -145,19 +145,20 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255**2 / mse)) if mse else float("inf")
 
 
-def cppn_metrics(spec: Build, model: Model) -> dict:
+def cppn_metrics(spec: Build, model: Model, samples: Path | None = None) -> dict:
     """On-chain pixels (int8 output + 128) against the float output quantized with the same output
-    parameters: what the int8 engine loses against float arithmetic."""
+    parameters: what the int8 engine loses against float arithmetic. Draws the samples_int8.png grid
+    (to `samples` if given)."""
     out = model.ops[-1].out
     z = cppn_sampling.latents(*CPPN_EVAL_LATENTS)
     float_q = np.clip(np.rint(float_outputs(spec.onnx, z) / out.scale) + out.zero_point, -128, 127)
     float_px = cppn_sampling.pixels(float_q.astype(np.int8)).astype(np.int16)
     int8_px = cppn_sampling.pixels(model.run(model.quantize_input(z))).astype(np.int16)
     error = np.abs(int8_px - float_px)
-    samples = cppn_sampling.latents(16, cppn_sampling.SAMPLES_SEED)
+    grid = cppn_sampling.latents(16, cppn_sampling.SAMPLES_SEED)
     cppn_sampling.save_grid(
-        cppn_sampling.pixels(model.run(model.quantize_input(samples))),
-        MODELS / spec.name / "samples_int8.png",
+        cppn_sampling.pixels(model.run(model.quantize_input(grid))),
+        samples or MODELS / spec.name / "samples_int8.png",
     )
     return {
         "eval_latents": CPPN_EVAL_LATENTS[0],
