@@ -24,8 +24,8 @@ def test_construction_reproduces_the_committed_onnx():
     model = graph()
     assert model.SerializeToString() == ONNX_PATH.read_bytes()
     onnx.checker.check_model(onnx.load(ONNX_PATH), full_check=True)
-    assert [n.op_type for n in model.graph.node][:9] == [
-        "Gemm", "Reshape", "ConvTranspose", "Gemm", "Reshape", "Conv", "Add", "Clip", "Tanh",
+    assert [n.op_type for n in model.graph.node][:11] == [
+        "Gemm", "Reshape", "ConvTranspose", "Gemm", "Clip", "Reshape", "Conv", "Clip", "Add", "Clip", "Tanh",
     ]
     calibration = np.load(SPEC.calibration)
     assert (calibration == sampling.latents(sampling.CALIBRATION_COUNT, sampling.CALIBRATION_SEED)).all()

@@ -8,15 +8,18 @@ in [-1, 1], i.e. RGB scanlines):
 
   one    = Gemm(latent, W=0, C=1)                  (1,)          a live constant 1 (see below)
   coords = ConvTranspose(one as (1,1,1), G)        (3, 64, 64)   G = the x, y, r coordinate maps
-  h      = Tanh(Conv1x1(coords, B) + Gemm(latent, A) as (HIDDEN, 1, 1))
+  h      = Tanh(Clip(Clip(Conv1x1(coords, B)) + Clip(Gemm(latent, A)) as (HIDDEN, 1, 1)))
   h      = Tanh(Conv1x1(h, W_i) + b_i)             x DEPTH
   image  = Transpose(Tanh(Conv1x1(h, W_out)), (0, 2, 3, 1))
 
 The integer engine has no constant-tensor op and the converter folds input-independent tensors into
 constants, so the coordinate grid is drawn from the input: a Gemm with zero weights and bias 1 is a
 constant 1 that depends on the latent, and a 64x64 ConvTranspose of it paints the coordinate maps (its
-kernel). Every pre-activation is clipped to +-CLIP (tanh(3) = 0.995): that bounds the ranges the converter
-quantizes before each Tanh lookup table, as in the DCGAN (docs/models.md).
+kernel). Every pre-activation, and each of the two first-layer summands, is clipped to +-CLIP
+(tanh(3) = 0.995): that bounds the ranges the converter quantizes before each Tanh lookup table, as in the
+DCGAN (docs/models.md). Clipping the summands (fused into their Conv and Gemm) raised the int8 PSNR by
+about 4 dB (34.2 -> 38.6 dB on 64 latents, in a trial with OUT_GAIN 2.0): the unclipped sum spanned
++-23, so one int8 step of it was 0.18.
 
 Writes next to this file: cppn.onnx (opset 17), calibration.npy float32 (CALIBRATION_COUNT, LATENT)
 on-chain-kind latents, samples.png (float onnxruntime drawing of 16 fixed latents), metrics.json section
@@ -52,7 +55,7 @@ CLIP = 3.0
 LATENT_GAIN = 3.0  # std of the latent's contribution to a first-layer unit, at unit-variance latents
 COORD_GAIN = 3.0  # std of the first-layer weights on x, y, r
 HIDDEN_GAIN = 1.8  # hidden weights ~ N(0, (HIDDEN_GAIN / sqrt(HIDDEN))^2)
-OUT_GAIN = 2.0
+OUT_GAIN = 2.5
 
 
 def coordinate_maps() -> np.ndarray:
@@ -69,15 +72,16 @@ def graph() -> onnx.ModelProto:
     def normal(*shape: int, std: float) -> np.ndarray:
         return (rng.standard_normal(shape) * std).astype(np.float32)
 
+    maps = coordinate_maps()
     inits = {
         "one_w": np.zeros((1, LATENT), np.float32),
         "one_b": np.ones(1, np.float32),
         "one_shape": np.array([-1, 1, 1, 1], np.int64),
-        "coords": coordinate_maps()[None],  # ConvTranspose weight (C_in=1, C_out=3, 64, 64)
+        "coords": maps[None],  # ConvTranspose weight (C_in=1, C_out=len(maps), 64, 64)
         "latent_w": normal(HIDDEN, LATENT, std=LATENT_GAIN * np.sqrt(3.0 / LATENT)),  # uniform latents
         "latent_b": normal(HIDDEN, std=0.5),
         "hidden_shape": np.array([-1, HIDDEN, 1, 1], np.int64),
-        "coord_w": normal(HIDDEN, 3, 1, 1, std=COORD_GAIN),
+        "coord_w": normal(HIDDEN, len(maps), 1, 1, std=COORD_GAIN),
         "lo": np.array(-CLIP, np.float32),
         "hi": np.array(CLIP, np.float32),
     }
@@ -86,9 +90,11 @@ def graph() -> onnx.ModelProto:
         helper.make_node("Reshape", ["one", "one_shape"], ["one4"]),
         helper.make_node("ConvTranspose", ["one4", "coords"], ["xyr"], kernel_shape=[SIZE, SIZE]),
         helper.make_node("Gemm", ["latent", "latent_w", "latent_b"], ["zl"], transB=1),
-        helper.make_node("Reshape", ["zl", "hidden_shape"], ["z4"]),
+        helper.make_node("Clip", ["zl", "lo", "hi"], ["zl_clip"]),
+        helper.make_node("Reshape", ["zl_clip", "hidden_shape"], ["z4"]),
         helper.make_node("Conv", ["xyr", "coord_w"], ["xyr_h"], kernel_shape=[1, 1]),
-        helper.make_node("Add", ["xyr_h", "z4"], ["pre0"]),
+        helper.make_node("Clip", ["xyr_h", "lo", "hi"], ["xyr_clip"]),
+        helper.make_node("Add", ["xyr_clip", "z4"], ["pre0"]),
         helper.make_node("Clip", ["pre0", "lo", "hi"], ["clip0"]),
         helper.make_node("Tanh", ["clip0"], ["h0"]),
     ]
