@@ -5,6 +5,8 @@ the off-chain reference (`aievm model run`), tokenURI's gas, and the gallery pag
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
@@ -50,9 +52,12 @@ def art(tmp_path_factory):
         assert main(["art", "deploy", "--rpc", node.url]) == 0
         assert main(["art", "mint", "--rpc", node.url, "--count", str(TOKENS)]) == 0
         contract = contract_at(connect(node.url), None)
-        tokens = {i: decode_token_uri(contract.functions.tokenURI(i).call()) for i in range(1, TOKENS + 1)}
+        uris = {i: contract.functions.tokenURI(i).call() for i in range(1, TOKENS + 1)}
+        tokens = {i: decode_token_uri(uri) for i, uri in uris.items()}
         seeds = {i: contract.functions.seedOf(i).call() for i in tokens}
-        yield SimpleNamespace(url=node.url, contract=contract, tokens=tokens, seeds=seeds, state=state)
+        yield SimpleNamespace(
+            url=node.url, contract=contract, uris=uris, tokens=tokens, seeds=seeds, state=state
+        )
     patch.undo()
 
 
@@ -81,7 +86,7 @@ def test_token_uris_decode_to_metadata_and_valid_pngs(art):
         assert "INFER" in meta["description"]
         assert meta["attributes"] == attributes(art.seeds[i], token.pixels)
         assert len(token.png) == PNG_BYTES
-        with Image.open(__import__("io").BytesIO(token.png)) as picture:
+        with Image.open(io.BytesIO(token.png)) as picture:
             picture.verify()  # chunk CRCs included
         chunks = _chunks(token.png)
         assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
@@ -90,6 +95,34 @@ def test_token_uris_decode_to_metadata_and_valid_pngs(art):
         rows = np.frombuffer(raw, np.uint8).reshape(64, 1 + 64 * 3)
         assert (rows[:, 0] == 0).all()
         assert (rows[:, 1:].reshape(64, 64, 3) == token.pixels).all()
+
+
+def test_token_uris_are_the_documented_bytes(art):
+    """The whole tokenURI, byte for byte, from an independent Python writer of the rules in docs/art.md."""
+    model = load_model(MODEL_PATH)
+    for i, uri in art.uris.items():
+        pixels = sampling.pixels(model.run_bytes(sampling.latent_bytes(art.seeds[i])))[0]
+        assert uri == _reference_uri(i, art.seeds[i], pixels)
+
+
+def _reference_uri(token_id: int, seed: int, pixels: np.ndarray) -> str:
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    stream = b"\x78\x01\x01" + struct.pack("<HH", len(raw), len(raw) ^ 0xFFFF) + raw
+    stream += struct.pack(">I", zlib.adler32(raw))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+    metadata = {
+        "name": f"InferArt #{token_id}",
+        "description": "Drawn on chain by a CPPN generator run with INFER inside tokenURI.",
+        "attributes": attributes(seed, pixels),
+        "image": "data:image/png;base64," + base64.b64encode(png).decode(),
+    }
+    text = json.dumps(metadata, separators=(",", ":"))
+    return "data:application/json;base64," + base64.b64encode(text.encode()).decode()
 
 
 def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:

@@ -57,8 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("ids", type=int, nargs="+", metavar="ID", help="token id(s)")
     p.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
     p.add_argument("--contract", help="InferArt address (default: the one deployed on this chain)")
-    p.add_argument("--latent", type=Path, help="also save the float latent as .npy (for `aievm model run`)")
-    p.add_argument("--gas", action="store_true", help="measure tokenURI's gas and where it goes")
+    p.add_argument("--latent", type=Path, help="also save the float latents as .npy (for `aievm model run`)")
+    p.add_argument("--gas", action="store_true", help="measure tokenURI's gas and where it goes (first ID)")
     p.add_argument("--zoom", type=int, default=2, help="grid upscaling (default 2)")
     p.set_defaults(func=_show)
 
