@@ -27,6 +27,7 @@ from PIL import Image
 from evm_ext.cli import main
 from evm_ext.contracts import model_store
 from evm_ext.model import load_model
+from evm_ext.model.identity import model_id
 from models.cppn import sampling
 from nodes.accounts import dev_accounts
 from nodes.art.contract import MODEL_PATH, connect, contract_at, gas_split
@@ -71,8 +72,9 @@ def test_deploy_is_remembered_and_sealed(art):
     assert keccak(bytes(w3.eth.get_code(remembered["generator"]))) == model_store().runtime_code_hash
     store = w3.eth.contract(address=remembered["generator"], abi=model_store().abi)
     assert store.functions.isSealed().call()
-    assert bytes(store.functions.modelHash().call()) == keccak(MODEL_PATH.read_bytes())
-    assert remembered["model_hash"] == "0x" + keccak(MODEL_PATH.read_bytes()).hex()
+    assert bytes(store.functions.modelId().call()) == model_id(MODEL_PATH.read_bytes())
+    assert remembered["model_id"] == "0x" + model_id(MODEL_PATH.read_bytes()).hex()
+    assert store.functions.length().call() == len(MODEL_PATH.read_bytes())
     assert art.contract.functions.totalSupply().call() == TOKENS
     assert art.contract.functions.ownerOf(TOKENS).call() == dev_accounts()[0].address
     assert art.contract.functions.name().call() == "InferArt"

@@ -74,7 +74,7 @@ def _deploy(args: argparse.Namespace) -> None:
     from nodes.art.contract import deploy, state_dir
 
     d = deploy(args.rpc, args.private_key)
-    print(f"generator: {d.generator} (ModelStore, sealed, keccak {d.model_hash[:18]}...)")
+    print(f"generator: {d.generator} (ModelStore, sealed, model id {d.model_id[:18]}...)")
     where = state_dir() / f"{d.chain_id}.json"
     print(f"InferArt:  {d.contract} on chain {d.chain_id} (remembered in {where})")
 

@@ -42,8 +42,8 @@ class ArtDeployment:
 
     chain_id: int
     contract: str
-    generator: str
-    model_hash: str
+    generator: str  # the sealed ModelStore
+    model_id: str  # its model id (docs/model-storage.md)
 
 
 @cache
