@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=int, default=2, help="grid upscaling (default 2)")
     p.set_defaults(func=_show)
 
-    p = command("gallery", "serve a web page of the minted tokens (the browser reads the chain itself)",
+    p = command("gallery", "serve a web page of the minted tokens (the browser reads the chain itself, "
+                "so it must reach --rpc)",
                 "aievm art gallery --rpc http://127.0.0.1:8545 --port 8080")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
