@@ -16,24 +16,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import eth_abi
-import eth_abi.exceptions
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.db.schema import SchemaV1
-from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound
+from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.rlp.sedes import chain_gaps
-from eth.vm.forks.prague.constants import DEPOSIT_CONTRACT_ADDRESS, DEPOSIT_REQUEST_TYPE
 from eth.vm.spoof import SpoofTransaction
-from eth_bloom import BloomFilter
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
 from evm_ext.errors import AievmError
@@ -41,6 +35,16 @@ from evm_ext.vm.forks import INFER_VMS
 from nodes.accounts import DEFAULT_BALANCE, dev_accounts
 from nodes.db import LMDBDatabase
 from nodes.defaults import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK  # noqa: F401 (re-exported)
+from nodes.errors import ExecutionReverted, error_message, revert_data
+from nodes.pyevm_patches import (
+    account_db_of,
+    carry_sender,
+    check_signature_keeping_sender,
+    clear_read_logs,
+    mark_validated,
+    node_vm,
+    use_account_db,
+)
 
 log = logging.getLogger("aievm.node")
 
@@ -60,14 +64,6 @@ class TransactionRejected(AievmError):
     """A transaction that cannot be included (bad nonce, insufficient funds, gas above the block limit)."""
 
 
-class ExecutionReverted(Exception):
-    """A call or gas estimate that reverted or failed; `data` is the revert data (may be empty)."""
-
-    def __init__(self, message: str, data: bytes) -> None:
-        super().__init__(message)
-        self.data = data
-
-
 @dataclass(frozen=True)
 class CallRequest:
     """The fields of an eth_call / eth_estimateGas transaction object (absent fields as defaults)."""
@@ -80,43 +76,6 @@ class CallRequest:
     gas_price: int = 0
 
 
-@dataclass(frozen=True)
-class LogFilter:
-    """eth_getLogs / eth_subscribe("logs") criteria: addresses (empty = any), topics by position."""
-
-    addresses: frozenset[bytes] = frozenset()
-    topics: tuple[frozenset[int] | None, ...] = ()
-
-    def matches(self, address: bytes, topics: Sequence[int]) -> bool:
-        if self.addresses and address not in self.addresses:
-            return False
-        if len(self.topics) > len(topics):
-            return False
-        return all(want is None or topic in want for want, topic in zip(self.topics, topics, strict=False))
-
-    def may_match_bloom(self, bloom: int) -> bool:
-        bf = BloomFilter(bloom)
-        if self.addresses and not any(a in bf for a in self.addresses):
-            return False
-        return all(
-            want is None or any(t.to_bytes(32, "big") in bf for t in want) for want in self.topics
-        )
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One log with the position it has in the chain."""
-
-    address: bytes
-    topics: tuple[int, ...]
-    data: bytes
-    block_number: int
-    block_hash: bytes
-    transaction_hash: bytes
-    transaction_index: int
-    log_index: int
-
-
 def vm_for_fork(fork: str) -> type:
     """The INFER-enabled VM class of `fork` ("prague" or "cancun")."""
     try:
@@ -124,102 +83,6 @@ def vm_for_fork(fork: str) -> type:
     except KeyError:
         choices = ", ".join(sorted(INFER_VMS))
         raise ChainConfigError(f"unknown fork {fork!r}; choose one of {choices}") from None
-
-
-_VALIDATED = "_aievm_validated"  # set in a transaction's __dict__ by DevChain.validate_transaction
-
-
-def _node_vm(vm_class: type) -> type:
-    """`vm_class` with the same consensus results and less repeated work per block:
-
-    - its transaction executor does not re-run `transaction.validate()` (field ranges, intrinsic gas
-      and, for legacy transactions, a second signature recovery) on a transaction that
-      DevChain.validate_transaction has already validated; the state checks (nonce, balance, fees)
-      still run. That validation depends on the transaction's fields only, so it cannot have changed;
-    - its AccountDB keeps its account caches from one block to the next (NodeAccountDB);
-    - its state can be built on an existing AccountDB (NodeState.on_account_db);
-    - from Prague, EIP-6110 deposit requests are not scanned for when the bloom rules them out.
-
-    tests/test_node_determinism.py pins block hashes, state roots and receipts computed before these.
-    """
-    state_class = vm_class.get_state_class()
-
-    class NodeTransactionExecutor(state_class.transaction_executor_class):
-        def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
-            if transaction.__dict__.get(_VALIDATED):
-                self.vm_state.validate_transaction(transaction)
-            else:
-                super().validate_transaction(transaction)
-
-    class NodeAccountDB(state_class.account_db_class):
-        """Keeps its account caches across make_state_root and persist instead of dropping them.
-
-        py-evm empties its cache of encoded accounts (address -> RLP, read at the trie root) whenever
-        the root moves, and its cache of decoded accounts at every persist, so every block re-walks and
-        re-decodes the trie for the accounts it touches. The new root is the old one with exactly the
-        diff applied, so the old encoded cache updated with that diff is the cache at the new root; the
-        decoded cache, as it stands after make_state_root has written the storage roots, holds the
-        committed accounts. (py-evm drops it only so that witness read-logs, which the devnet does not
-        produce, see every account.) Other root changes (the `state_root` setter, a journal discard)
-        still empty them.
-        """
-
-        def persist(self):
-            witness = super().persist()
-            for address, account in self._committed_accounts:
-                self._account_cache[address] = account
-            return witness
-
-        def _apply_account_diff_without_proof(self, diff, trie) -> None:
-            super()._apply_account_diff_without_proof(diff, trie)
-            self._applied_diff = diff
-
-        def make_state_root(self) -> bytes:
-            cached = self._trie_cache._cached_values  # reset_cache() swaps in a new LRU, this one stays
-            self._applied_diff = None
-            root = super().make_state_root()
-            diff = self._applied_diff
-            if diff is not None:
-                for key in diff.deleted_keys():
-                    if key in cached:
-                        del cached[key]
-                for key, value in diff.pending_items():
-                    cached[key] = value
-            self._trie_cache._cached_values = cached
-            self._committed_accounts = list(self._account_cache.items())
-            return root
-
-    class NodeState(state_class):
-        @classmethod
-        def on_account_db(cls, db, execution_context, account_db) -> StateAPI:
-            """A state on an existing AccountDB: what __init__ sets, without building a cold AccountDB
-            and re-running set_system_contracts (whose writes, if any, `account_db` already holds:
-            py-evm only rewrites a system contract's code when it is already exactly that code)."""
-            state = cls.__new__(cls)
-            state._db = db
-            state.execution_context = execution_context
-            state._account_db = account_db
-            return state
-
-    node_state = NodeState.configure(
-        __name__=state_class.__name__,
-        transaction_executor_class=NodeTransactionExecutor,
-        account_db_class=NodeAccountDB,
-    )
-    overrides: dict[str, object] = {"__name__": vm_class.__name__, "_state_class": node_state}
-    if hasattr(vm_class, "process_deposit_request_data"):  # Prague and later (EIP-6110)
-
-        def process_deposit_request_data(self, block: BlockAPI) -> None:
-            """py-evm's, which reads the block's receipts back from the database to scan their logs,
-            skipped when the header's bloom shows that no log comes from the deposit contract (a bloom
-            has no false negatives); the request it then appends is the empty one py-evm would."""
-            if DEPOSIT_CONTRACT_ADDRESS in BloomFilter(block.header.bloom):
-                vm_class.process_deposit_request_data(self, block)
-            else:
-                block.block_requests.append(DEPOSIT_REQUEST_TYPE)
-
-        overrides["process_deposit_request_data"] = process_deposit_request_data
-    return vm_class.configure(**overrides)
 
 
 class DevChain:
@@ -241,7 +104,7 @@ class DevChain:
             chain_id, fork = int.from_bytes(stored_id, "big"), stored_fork.decode()
         self.chain_id = chain_id
         self.fork = fork
-        self.vm_class = _node_vm(vm_for_fork(fork))
+        self.vm_class = node_vm(vm_for_fork(fork))
         chain_class = Chain.configure(
             __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
         )
@@ -360,7 +223,7 @@ class DevChain:
             raise TransactionRejected(str(exc)) from exc
         finally:
             state.revert(snapshot)
-            _clear_read_logs(state._account_db)
+            clear_read_logs(account_db_of(state))
 
     def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
         """The smallest gas limit that succeeds: one run at the cap, a check of the gas it consumed
@@ -394,7 +257,7 @@ class DevChain:
         try:
             tx.validate()
             if tx.type_id is not None:  # a legacy transaction's validate() checks the signature
-                _check_signature_keeping_sender(tx)
+                check_signature_keeping_sender(tx)
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
         chain_id = tx.chain_id
@@ -405,7 +268,7 @@ class DevChain:
         floor = self.data_floor_gas(tx.data)
         if tx.gas < floor:
             raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas} is below the data floor {floor}")
-        tx.__dict__[_VALIDATED] = True
+        mark_validated(tx)
 
     def data_floor_gas(self, data: bytes) -> int:
         """EIP-7623's minimum gas of a transaction with this calldata (0 before Prague).
@@ -460,10 +323,10 @@ class DevChain:
             self.chaindb.persist_block(block)
             self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
         for applied, mined in zip(included, block.transactions, strict=True):
-            _carry_sender(applied, mined)
+            carry_sender(applied, mined)
         self.head = block.header
         self._pending_root = block.header.state_root
-        self._warm_account_db = vm.state._account_db
+        self._warm_account_db = account_db_of(vm.state)
         self._remember(block, tuple(receipts))
         for listener in self.listeners:
             listener(block, tuple(receipts))
@@ -488,9 +351,8 @@ class DevChain:
         warm = self._warm_account_db
         if warm is None or warm.state_root != header.state_root:
             return
-        _clear_read_logs(warm)
-        context = vm.create_execution_context(header, vm.previous_hashes, vm.chain_context)
-        vm._state = vm.get_state_class().on_account_db(self.db, context, warm)
+        clear_read_logs(warm)
+        use_account_db(vm, self.db, header, warm)
 
     # Dev-only state changes (evm_*, anvil_*, hardhat_*)
 
@@ -543,96 +405,11 @@ class DevChain:
         self._recent_transactions.clear()
         return True
 
-    # Logs
-
-    def logs(self, first: int, last: int, log_filter: LogFilter) -> list[LogEntry]:
-        found: list[LogEntry] = []
-        for number in range(max(first, 0), min(last, self.head.block_number) + 1):
-            header = self.chaindb.get_canonical_block_header_by_number(number)
-            if header.bloom and log_filter.may_match_bloom(header.bloom):
-                found.extend(self.block_logs(header, log_filter))
-        return found
-
-    def block_logs(
-        self,
-        header: BlockHeaderAPI,
-        log_filter: LogFilter,
-        block: BlockAPI | None = None,
-        receipts: Iterable[ReceiptAPI] | None = None,
-    ) -> list[LogEntry]:
-        block = block or self.block(header)
-        receipts = self.receipts(header) if receipts is None else receipts
-        found = []
-        log_index = 0
-        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
-            for log in receipt.logs:
-                if log_filter.matches(log.address, log.topics):
-                    found.append(
-                        LogEntry(
-                            log.address, tuple(log.topics), log.data, header.block_number,
-                            header.hash, tx.hash, tx_index, log_index,
-                        )
-                    )
-                log_index += 1
-        return found
-
     def decode_raw_transaction(self, raw: bytes) -> SignedTransactionAPI:
         try:
             return self._tx_builder.decode(raw)
         except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
             raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
-
-
-def _check_signature_keeping_sender(tx: SignedTransactionAPI) -> None:
-    """py-evm's validate_transaction_signature, keeping the public key it recovers as the sender
-    (what the transaction's cached `sender` property would recover again during execution)."""
-    message = tx.get_message_for_signing()
-    try:
-        signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
-        public_key = signature.recover_public_key_from_msg(message)
-    except BadSignature as exc:
-        raise ValidationError(f"Bad Signature: {exc}") from exc
-    if not signature.verify_msg(message, public_key):
-        raise ValidationError("Invalid Signature")
-    tx.__dict__["sender"] = public_key.to_canonical_address()
-
-
-def _carry_sender(applied: SignedTransactionAPI, mined: SignedTransactionAPI) -> None:
-    """Give `mined` (py-evm's copy of `applied` in the block) the sender recovered during execution:
-    `sender` is a cached property of the transaction's fields, and the copy has the same fields."""
-    sender = applied.__dict__.get("sender")
-    if sender is not None:
-        mined.__dict__.setdefault("sender", sender)
-
-
-def _clear_read_logs(account_db) -> None:
-    """Empty py-evm's logs of the database keys an AccountDB has read (kept for block witnesses, which
-    the devnet does not produce). They only grow, and `get_code` copies them on every call."""
-    account_db._raw_store_db._keys_read.clear()
-    account_db._trie_logger._keys_read.clear()
-
-
-def revert_data(computation: ComputationAPI) -> bytes:
-    return bytes(computation.output) if computation.is_error else b""
-
-
-_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-
-
-def error_message(computation: ComputationAPI) -> str:
-    """geth's wording: "execution reverted[: reason]" for REVERT, else the failure kind."""
-    error = computation.error
-    if not isinstance(error, Revert):
-        detail = f": {error}" if str(error) else ""
-        return f"execution failed: {type(error).__name__}{detail}"
-    output = bytes(computation.output)
-    if output[:4] == _ERROR_STRING_SELECTOR:
-        try:
-            (reason,) = eth_abi.decode(["string"], output[4:])
-        except (eth_abi.exceptions.DecodingError, UnicodeDecodeError):
-            return "execution reverted"
-        return f"execution reverted: {reason}"
-    return "execution reverted"
 
 
 def open_chain(data_dir: str | None, **options) -> DevChain:

@@ -19,49 +19,27 @@ from eth_utils import ValidationError, to_checksum_address
 from evm_ext import __version__
 from nodes import encode
 from nodes.accounts import dev_accounts
-from nodes.chain import (
-    CallRequest,
-    DevChain,
+from nodes.chain import CallRequest, DevChain, TransactionRejected
+from nodes.errors import (
+    EXECUTION_REVERTED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    TRANSACTION_REJECTED,
     ExecutionReverted,
-    LogFilter,
-    TransactionRejected,
+    RpcError,
     error_message,
+    error_response,
 )
+from nodes.logs import LogFilter, block_logs, range_logs
 
 log = logging.getLogger("aievm.node")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-TRANSACTION_REJECTED = -32000  # geth's code for nonce/funds/gas errors
-EXECUTION_REVERTED = 3  # geth/Anvil: eth_call and eth_estimateGas reverts, with the revert data
 MAX_BATCH = 1000
-MAX_LOG_BLOCK_RANGE = 10_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000
 MAX_UINT64 = 1 << 64
 MAX_TIME_INCREASE = 1 << 40  # seconds; keeps block timestamps far below 2**64
-
-
-class RpcError(Exception):
-    """An error response: JSON-RPC code, message and optional data."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
 
 
 # Parameter decoding: each raises RpcError(INVALID_PARAMS) with the parameter's name.
@@ -379,7 +357,7 @@ class RpcHandler:
         header, index = location
         block = self.chain.block(header)
         receipts = self.chain.receipts(header)
-        logs = self.chain.block_logs(header, LogFilter(), block, receipts)
+        logs = block_logs(self.chain, header, LogFilter(), block, receipts)
         return encode.receipt_json(block, receipts, index, logs)
 
     # Blocks
@@ -416,12 +394,10 @@ class RpcHandler:
             header = self.chain.header_by_hash(parse_bytes(criteria["blockHash"], "block hash", 32))
             if header is None:
                 raise RpcError(TRANSACTION_REJECTED, "unknown block")
-            return [encode.log_json(e) for e in self.chain.block_logs(header, log_filter)]
+            return [encode.log_json(e) for e in block_logs(self.chain, header, log_filter)]
         first = self._header(criteria.get("fromBlock", "latest")).block_number
         last = self._header(criteria.get("toBlock", "latest")).block_number
-        if last - first >= MAX_LOG_BLOCK_RANGE:
-            raise RpcError(INVALID_PARAMS, f"block range larger than {MAX_LOG_BLOCK_RANGE}")
-        return [encode.log_json(e) for e in self.chain.logs(first, last, log_filter)]
+        return [encode.log_json(e) for e in range_logs(self.chain, first, last, log_filter)]
 
     # Dev methods
 

@@ -19,16 +19,9 @@ from aiohttp import WSMsgType, web
 from eth.abc import BlockAPI, ReceiptAPI
 
 from nodes import encode
-from nodes.chain import LogFilter
-from nodes.rpc import (
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    PARSE_ERROR,
-    RpcError,
-    RpcHandler,
-    error_response,
-    parse_log_filter,
-)
+from nodes.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, error_response
+from nodes.logs import LogFilter, block_logs
+from nodes.rpc import RpcHandler, parse_log_filter
 
 log = logging.getLogger("aievm.node")
 
@@ -101,7 +94,7 @@ class _Subscriptions:
             head = encode.header_json(block.header)
             out += [_notification(s, head) for s in sorted(self.heads)]
         for sub_id, log_filter in self.logs.items():
-            entries = handler.chain.block_logs(block.header, log_filter, block, receipts)
+            entries = block_logs(handler.chain, block.header, log_filter, block, receipts)
             out += [_notification(sub_id, encode.log_json(e)) for e in entries]
         return out
 
