@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -41,6 +41,8 @@ from nodes.pyevm_patches import (
     carry_sender,
     check_signature_keeping_sender,
     clear_read_logs,
+    impersonate,
+    impersonated_sender,
     mark_validated,
     node_vm,
     use_account_db,
@@ -54,6 +56,9 @@ RECENT_BLOCKS = 256
 
 _META_CONFIG = b"aievm:config"  # rlp [chain_id, fork]
 _META_STATE = b"aievm:state"  # rlp [pending_state_root, time_offset]
+_PRESTATE = b"aievm:prestate:"  # + block hash -> the state root the block was built on, if not its parent's
+_SENDER = b"aievm:sender:"  # + tx hash -> the impersonated sender of a mined transaction
+MAX_TRACE_STEPS = 1_000_000
 
 
 class ChainConfigError(AievmError):
@@ -62,6 +67,26 @@ class ChainConfigError(AievmError):
 
 class TransactionRejected(AievmError):
     """A transaction that cannot be included (bad nonce, insufficient funds, gas above the block limit)."""
+
+
+@dataclass(frozen=True)
+class Genesis:
+    """What a new chain starts with: `accounts` funded with `balance` wei each, the first base fee."""
+
+    accounts: tuple[bytes, ...] = tuple(bytes.fromhex(a.address[2:]) for a in dev_accounts())
+    balance: int = DEFAULT_BALANCE
+    base_fee: int = GENESIS_BASE_FEE
+
+
+@dataclass(frozen=True)
+class AccountOverride:
+    """One account of an eth_call state override set (geth's format); None = unchanged."""
+
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: dict[int, int] | None = None  # replaces the whole storage
+    state_diff: dict[int, int] | None = None  # changes these slots only
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,22 @@ class CallRequest:
     data: bytes = b""
     gas: int | None = None
     gas_price: int = 0
+    overrides: tuple[tuple[bytes, AccountOverride], ...] = ()
+
+
+def apply_overrides(state: StateAPI, overrides: Iterable[tuple[bytes, AccountOverride]]) -> None:
+    """Apply eth_call state overrides to `state` (the caller reverts them afterwards)."""
+    for address, override in overrides:
+        if override.balance is not None:
+            state.set_balance(address, override.balance)
+        if override.nonce is not None:
+            state.set_nonce(address, override.nonce)
+        if override.code is not None:
+            state.set_code(address, override.code)
+        if override.state is not None:
+            state.delete_storage(address)
+        for slot, value in {**(override.state or {}), **(override.state_diff or {})}.items():
+            state.set_storage(address, slot, value)
 
 
 def vm_for_fork(fork: str) -> type:
@@ -95,16 +136,22 @@ class DevChain:
         chain_id: int = DEFAULT_CHAIN_ID,
         fork: str = DEFAULT_FORK,
         block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
+        genesis: Genesis = Genesis(),
     ) -> None:
         self.db = db
         self.block_gas_limit = block_gas_limit
+        self.genesis = genesis
+        self.coinbase = COINBASE
+        self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
+        self.next_base_fee: int | None = None  # *_setNextBlockBaseFeePerGas
         stored = db.get(_META_CONFIG)
         if stored is not None:
             stored_id, stored_fork = rlp.decode(stored)
             chain_id, fork = int.from_bytes(stored_id, "big"), stored_fork.decode()
         self.chain_id = chain_id
         self.fork = fork
-        self.vm_class = node_vm(vm_for_fork(fork))
+        self.base_vm_class = vm_for_fork(fork)
+        self.vm_class = node_vm(self.base_vm_class)
         chain_class = Chain.configure(
             __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
         )
@@ -132,15 +179,15 @@ class DevChain:
     def _create_genesis(self, chain_class: type[Chain]) -> Chain:
         """Genesis: the dev accounts funded, nothing else; stored with the chain's configuration."""
         genesis_state = {
-            bytes.fromhex(a.address[2:]): {"balance": DEFAULT_BALANCE, "nonce": 0, "code": b"", "storage": {}}
-            for a in dev_accounts()
+            address: {"balance": self.genesis.balance, "nonce": 0, "code": b"", "storage": {}}
+            for address in self.genesis.accounts
         }
         params = {
             "difficulty": 0,
             "gas_limit": self.block_gas_limit,
             "timestamp": int(time.time()),
             "coinbase": COINBASE,
-            "base_fee_per_gas": GENESIS_BASE_FEE,
+            "base_fee_per_gas": self.genesis.base_fee,
         }
         with self.db.atomic_batch():
             chain = chain_class.from_genesis(self.db, params, genesis_state)
@@ -170,7 +217,14 @@ class DevChain:
 
     def block(self, header: BlockHeaderAPI) -> BlockAPI:
         recent = self._recent_blocks.get(header.hash)
-        return recent[0] if recent else self.chain.get_block_by_header(header)
+        if recent:
+            return recent[0]
+        block = self.chain.get_block_by_header(header)
+        for tx in block.transactions:
+            sender = self.db.get(_SENDER + tx.hash)
+            if sender is not None:
+                impersonate(tx, sender)
+        return block
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         recent = self._recent_blocks.get(header.hash)
@@ -196,18 +250,67 @@ class DevChain:
         cached = self._state_cache
         if cached is not None and cached[0] == header.hash and cached[1] == root:
             return cached[2]
-        exec_header = header.copy(state_root=root, base_fee_per_gas=0)
-        prev_hashes = self.vm_class.get_prev_hashes(header.parent_hash, self.chaindb)
-        state = self.vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
+        state = self._build_state(header, root, self.vm_class)
         self._state_cache = (header.hash, root, state)
+        return state
+
+    def _build_state(self, header: BlockHeaderAPI, root: bytes, vm_class: type) -> StateAPI:
+        exec_header = header.copy(state_root=root, base_fee_per_gas=0)
+        prev_hashes = vm_class.get_prev_hashes(header.parent_hash, self.chaindb)
+        return vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
+
+    def pending_state(self, queued: Sequence[SignedTransactionAPI]) -> StateAPI:
+        """The state after the queued transactions that still apply, on top of the pending state (the
+        `pending` block tag); the same as `state_at(head)` when nothing is queued."""
+        if not queued:
+            return self.state_at(self.head)
+        state = self._build_state(self.head, self._pending_root, self.vm_class)
+        for tx in queued:
+            try:
+                state.apply_transaction(tx)
+            except ValidationError:
+                continue
         return state
 
     def call(self, request: CallRequest, header: BlockHeaderAPI) -> ComputationAPI:
         """Execute without committing; the computation's output, logs and gas are the results."""
         return self._execute(request, header, request.gas or self.block_gas_limit)
 
-    def _execute(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> ComputationAPI:
-        state = self.state_at(header)
+    def trace_call(self, request: CallRequest, header: BlockHeaderAPI, vm_class: type) -> ComputationAPI:
+        """`call` on a fresh state of `vm_class` (a tracing VM), never the cached one."""
+        root = self._pending_root if header.hash == self.head.hash else header.state_root
+        state = self._build_state(header, root, vm_class)
+        return self._execute(request, header, request.gas or self.block_gas_limit, state)
+
+    def replay(
+        self, header: BlockHeaderAPI, index: int, vm_class: type, on_target: Callable[[], None]
+    ) -> tuple[ComputationAPI, int]:
+        """Re-execute transaction `index` of block `header` on `vm_class` (a tracing VM) after the
+        block's system calls and earlier transactions, calling `on_target()` just before it; returns
+        its computation and the gas its receipt accounts for. Nothing is committed."""
+        block = self.block(header)
+        parent = self.chaindb.get_block_header_by_hash(header.parent_hash)
+        fields = {"state_root": self.db.get(_PRESTATE + header.hash) or parent.state_root, "gas_used": 0}
+        if getattr(header, "blob_gas_used", None) is not None:
+            fields["blob_gas_used"] = 0
+        work = header.copy(**fields)
+        vm = vm_class(
+            header=work, chaindb=self.chaindb, chain_context=self.chain_context,
+            consensus_context=self.chain.consensus_context,
+        )
+        vm.block_preprocessing(vm.get_block())
+        for tx in block.transactions[:index]:
+            receipt, _ = vm.apply_transaction(work, tx)
+            work = vm.increment_blob_gas_used(vm.add_receipt_to_header(work, receipt), tx)
+        before = work.gas_used
+        on_target()
+        receipt, computation = vm.apply_transaction(work, block.transactions[index])
+        return computation, receipt.gas_used - before
+
+    def _execute(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, state: StateAPI | None = None
+    ) -> ComputationAPI:
+        state = state or self.state_at(header)
         unsigned = self.vm_class.create_unsigned_transaction(
             nonce=state.get_nonce(request.sender),
             gas_price=request.gas_price,
@@ -218,6 +321,7 @@ class DevChain:
         )
         snapshot = state.snapshot()
         try:
+            apply_overrides(state, request.overrides)
             return state.costless_execute_transaction(SpoofTransaction(unsigned, from_=request.sender))
         except ValidationError as exc:
             raise TransactionRejected(str(exc)) from exc
@@ -252,11 +356,14 @@ class DevChain:
 
     # Mining
 
-    def validate_transaction(self, tx: SignedTransactionAPI) -> None:
-        """Checks that do not need execution: signature, chain id, block gas limit."""
+    def validate_transaction(self, tx: SignedTransactionAPI, impersonated: bytes | None = None) -> None:
+        """Checks that do not need execution: signature, chain id, block gas limit. `impersonated`:
+        the sender of a transaction signed by a stand-in key (anvil_impersonateAccount)."""
         try:
             tx.validate()
-            if tx.type_id is not None:  # a legacy transaction's validate() checks the signature
+            if impersonated is not None:
+                impersonate(tx, impersonated)
+            elif tx.type_id is not None:  # a legacy transaction's validate() checks the signature
                 check_signature_keeping_sender(tx)
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
@@ -293,13 +400,18 @@ class DevChain:
         TransactionRejected and nothing is committed, or, with skip_invalid, is left out of the block.
         """
         parent = self.head
+        if timestamp is None and self.next_timestamp is not None:
+            timestamp = self.next_timestamp
+            self.time_offset = timestamp - int(time.time())  # later blocks go on from there (as Hardhat)
         if timestamp is None:
             timestamp = max(parent.timestamp + 1, int(time.time()) + self.time_offset)
         elif timestamp <= parent.timestamp:
             raise TransactionRejected(f"timestamp {timestamp} is not after the head's {parent.timestamp}")
         header = self.vm_class.create_header_from_parent(
-            parent, timestamp=timestamp, gas_limit=self.block_gas_limit, coinbase=COINBASE
+            parent, timestamp=timestamp, gas_limit=self.block_gas_limit, coinbase=self.coinbase
         ).copy(state_root=self._pending_root)
+        if self.next_base_fee is not None:
+            header = header.copy(base_fee_per_gas=self.next_base_fee)
         with self.db.atomic_batch():
             vm = self.chain.get_vm(header)
             self._reuse_account_db(vm, header)
@@ -322,8 +434,17 @@ class DevChain:
             block = vm.finalize_block(vm.block_postprocessing(block)).block
             self.chaindb.persist_block(block)
             self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
+            if self._pending_root != parent.state_root:
+                self.db[_PRESTATE + block.hash] = self._pending_root
+            for tx in included:
+                sender = impersonated_sender(tx)
+                if sender is not None:
+                    self.db[_SENDER + tx.hash] = sender
+        self.next_timestamp = self.next_base_fee = None
         for applied, mined in zip(included, block.transactions, strict=True):
             carry_sender(applied, mined)
+            if impersonated_sender(applied) is not None:
+                impersonate(mined, applied.sender)
         self.head = block.header
         self._pending_root = block.header.state_root
         self._warm_account_db = account_db_of(vm.state)
@@ -367,6 +488,21 @@ class DevChain:
         self._pending_root = state.state_root
         self._state_cache = None
 
+    @property
+    def pending_root(self) -> bytes:
+        """The state root the next block is built on (the head's plus any cheats since)."""
+        return self._pending_root
+
+    def load_nodes(self, nodes: dict[bytes, bytes], root: bytes) -> None:
+        """Write trie nodes and code (hash -> bytes) and make `root` the pending state, in one commit."""
+        with self.db.atomic_batch():
+            for key, value in nodes.items():
+                self.db[key] = value
+            self.db[_META_STATE] = self._encode_state(root, self.time_offset)
+        self._pending_root = root
+        self._state_cache = None
+        self._warm_account_db = None
+
     def increase_time(self, seconds: int) -> int:
         self.time_offset += seconds
         self.db[_META_STATE] = self._encode_state(self._pending_root, self.time_offset)
@@ -386,7 +522,18 @@ class DevChain:
         for later in [s for s in self._snapshots if s >= snapshot_id]:
             del self._snapshots[later]
         head_hash, root, offset = saved
-        target = self.chaindb.get_block_header_by_hash(head_hash)
+        self._rewind(self.chaindb.get_block_header_by_hash(head_hash), root, offset)
+        return True
+
+    def reset(self) -> None:
+        """Back to the genesis block and state (hardhat_reset / anvil_reset without forking)."""
+        self._snapshots.clear()
+        genesis = self.chaindb.get_canonical_block_header_by_number(0)
+        self._rewind(genesis, genesis.state_root, 0)
+        self.next_timestamp = self.next_base_fee = None
+
+    def _rewind(self, target: BlockHeaderAPI, root: bytes, offset: int) -> None:
+        """Make `target` the head with pending state `root` and time offset `offset`, in one commit."""
         with self.db.atomic_batch() as batch:
             for number in range(target.block_number + 1, self.head.block_number + 1):
                 header = self.chaindb.get_canonical_block_header_by_number(number)
@@ -403,7 +550,6 @@ class DevChain:
         self._warm_account_db = None
         self._recent_blocks.clear()
         self._recent_transactions.clear()
-        return True
 
     def decode_raw_transaction(self, raw: bytes) -> SignedTransactionAPI:
         try:

@@ -20,6 +20,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
 _VALIDATED = "_aievm_validated"  # set in a transaction's __dict__ by mark_validated
+_IMPERSONATED = "_aievm_impersonated"  # set by impersonate
 
 # patch -> (object whose class must have the name, private attribute names). Checked by the test.
 PRIVATE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -32,7 +33,9 @@ PRIVATE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "clear_read_logs": ("eth.db.account.AccountDB", ("_raw_store_db", "_trie_logger")),
     "clear_read_logs._keys_read": ("eth.db.accesslog.KeyAccessLoggerDB", ("_keys_read",)),
     "use_account_db": ("eth.vm.base.VM", ("_state",)),
-    "stack_values / memory_bytes": ("eth.vm.computation.BaseComputation", ("_stack", "_memory")),
+    "stack_values / memory_bytes / own_log_entries": (
+        "eth.vm.computation.BaseComputation", ("_stack", "_memory", "_log_entries")
+    ),
     "memory_bytes._bytes": ("eth.vm.memory.Memory", ("_bytes",)),
 }
 
@@ -71,6 +74,21 @@ def carry_sender(applied: SignedTransactionAPI, mined: SignedTransactionAPI) -> 
         mined.__dict__.setdefault("sender", sender)
 
 
+def impersonate(tx: SignedTransactionAPI, sender: bytes) -> None:
+    """Make `sender` the sender of `tx`, whose signature is a stand-in's (anvil_impersonateAccount).
+
+    Execution reads the cached `sender` property, so setting it in the instance `__dict__` is all the
+    VM sees; the `_aievm_impersonated` flag lets the chain persist the sender for blocks it reloads.
+    """
+    tx.__dict__["sender"] = sender
+    tx.__dict__[_IMPERSONATED] = True
+
+
+def impersonated_sender(tx: SignedTransactionAPI) -> bytes | None:
+    """The sender `impersonate` gave `tx`, or None."""
+    return tx.__dict__["sender"] if tx.__dict__.get(_IMPERSONATED) else None
+
+
 def clear_read_logs(account_db: Any) -> None:
     """Empty py-evm's logs of the database keys an AccountDB has read (kept for block witnesses, which
     the devnet does not produce). They only grow, and `get_code` copies them on every call."""
@@ -100,7 +118,13 @@ def memory_bytes(computation: ComputationAPI) -> bytes:
     return bytes(computation._memory._bytes)
 
 
-def node_vm(vm_class: type, computation_class: type | None = None) -> type:
+def own_log_entries(computation: ComputationAPI) -> list[tuple[int, bytes, tuple[int, ...], bytes]]:
+    """The logs `computation` itself emitted, as (counter, address, topics, data): py-evm's public
+    get_raw_log_entries merges the children's in and returns nothing for a failed frame."""
+    return computation._log_entries
+
+
+def node_vm(vm_class: type) -> type:
     """`vm_class` with the same consensus results and less repeated work per block:
 
     - its transaction executor does not re-run `transaction.validate()` (field ranges, intrinsic gas
@@ -109,8 +133,7 @@ def node_vm(vm_class: type, computation_class: type | None = None) -> type:
       still run. That validation depends on the transaction's fields only, so it cannot have changed;
     - its AccountDB keeps its account caches from one block to the next (NodeAccountDB);
     - its state can be built on an existing AccountDB (NodeState.on_account_db);
-    - from Prague, EIP-6110 deposit requests are not scanned for when the bloom rules them out;
-    - `computation_class`, when given, replaces the state's (the tracer's computation).
+    - from Prague, EIP-6110 deposit requests are not scanned for when the bloom rules them out.
     """
     state_class = vm_class.get_state_class()
 
@@ -171,14 +194,11 @@ def node_vm(vm_class: type, computation_class: type | None = None) -> type:
             state._account_db = account_db
             return state
 
-    state_overrides: dict[str, object] = {
-        "__name__": state_class.__name__,
-        "transaction_executor_class": NodeTransactionExecutor,
-        "account_db_class": NodeAccountDB,
-    }
-    if computation_class is not None:
-        state_overrides["computation_class"] = computation_class
-    node_state = NodeState.configure(**state_overrides)
+    node_state = NodeState.configure(
+        __name__=state_class.__name__,
+        transaction_executor_class=NodeTransactionExecutor,
+        account_db_class=NodeAccountDB,
+    )
     overrides: dict[str, object] = {"__name__": vm_class.__name__, "_state_class": node_state}
     if hasattr(vm_class, "process_deposit_request_data"):  # Prague and later (EIP-6110)
 

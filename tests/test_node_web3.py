@@ -41,7 +41,7 @@ def counter(w3):
 def test_identity_and_dev_accounts(w3):
     assert w3.eth.chain_id == 31337
     assert w3.net.version == "31337"
-    assert w3.client_version.startswith("aievm/")
+    assert w3.client_version == "anvil-compatible/aievm/v0.1.0/prague"
     accounts = w3.eth.accounts
     assert len(accounts) == 10
     assert accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
