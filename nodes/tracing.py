@@ -38,6 +38,7 @@ class Tracer:
         self.struct_logs = struct_logs
         self.with_stack, self.with_memory, self.with_storage = stack, memory, storage
         self.enabled = True
+        self.mnemonics: dict[int, str] = {}  # filled by tracing_vm
         self.steps: list[dict[str, Any]] = []
         self.frame_kinds: dict[int, str] = {}  # id(child computation) -> CALL / CREATE2 / ...
         self.log_positions: dict[int, int] = {}  # log counter -> calls made before it in its frame
@@ -48,9 +49,10 @@ class Tracer:
         if not self.enabled:
             fn(computation=computation)
             return
-        mnemonic = fn.mnemonic
+        mnemonic = self.mnemonics[opcode]
         children = len(computation.children)
-        step = self._step(opcode, mnemonic, computation) if self.struct_logs else None
+        code = computation.msg.code
+        step = self._step(opcode, mnemonic, computation) if self.struct_logs and code else None
         gas_before = computation.get_gas_remaining()
         try:
             fn(computation=computation)
@@ -74,8 +76,13 @@ class Tracer:
         if len(self.steps) >= MAX_STEPS:
             raise TraceTooLong(f"trace longer than {MAX_STEPS} steps")
         stack = stack_values(computation)
+        pc = computation.code.program_counter
+        code = computation.msg.code
+        # py-evm advances the pc past an opcode before running it, except for the STOP it yields at
+        # the end of the code (geth logs that one at pc = len(code))
+        implicit_stop = opcode == 0 and pc == len(code) and code[-1] != 0
         step: dict[str, Any] = {
-            "pc": computation.code.program_counter - 1,
+            "pc": pc if implicit_stop else pc - 1,
             "op": mnemonic,
             "gas": computation.get_gas_remaining(),
             "gasCost": 0,
@@ -128,7 +135,10 @@ def tracing_vm(vm_class: type, tracer: Tracer) -> type:
         def traced(computation: ComputationAPI) -> None:
             tracer.run(opcode, fn, computation)
 
-        traced.mnemonic = fn.mnemonic  # type: ignore[attr-defined]
+        # some of py-evm's opcodes are decorated functions whose mnemonic is on the wrapped object
+        traced.mnemonic = tracer.mnemonics[opcode] = (  # type: ignore[attr-defined]
+            getattr(fn, "mnemonic", None) or fn.__wrapped__.mnemonic
+        )
         return traced
 
     computation_class = base.configure(
