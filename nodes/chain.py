@@ -27,6 +27,8 @@ from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.rlp.sedes import chain_gaps
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.prague import PragueVM
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
@@ -34,7 +36,12 @@ from evm_ext.errors import AievmError
 from evm_ext.vm.forks import INFER_VMS
 from nodes.accounts import DEFAULT_BALANCE, dev_accounts
 from nodes.db import LMDBDatabase
-from nodes.defaults import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK  # noqa: F401 (re-exported)
+from nodes.defaults import (  # noqa: F401 (re-exported)
+    DEFAULT_BLOCK_GAS_LIMIT,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_FORK,
+    GENESIS_BASE_FEE,
+)
 from nodes.errors import ExecutionReverted, error_message, revert_data
 from nodes.pyevm_patches import (
     account_db_of,
@@ -50,7 +57,6 @@ from nodes.pyevm_patches import (
 
 log = logging.getLogger("aievm.node")
 
-GENESIS_BASE_FEE = 1_000_000_000
 COINBASE = b"\x00" * 20
 RECENT_BLOCKS = 256
 
@@ -117,12 +123,15 @@ def apply_overrides(state: StateAPI, overrides: Iterable[tuple[bytes, AccountOve
             state.set_storage(address, slot, value)
 
 
+STOCK_VMS = {"cancun-noinfer": CancunVM, "prague-noinfer": PragueVM}  # `aievm node --no-infer`
+
+
 def vm_for_fork(fork: str) -> type:
-    """The INFER-enabled VM class of `fork` ("prague" or "cancun")."""
+    """The VM class of `fork`: "prague" or "cancun" (with INFER), or "<fork>-noinfer" (py-evm's own)."""
     try:
-        return INFER_VMS[fork]
+        return {**INFER_VMS, **STOCK_VMS}[fork]
     except KeyError:
-        choices = ", ".join(sorted(INFER_VMS))
+        choices = ", ".join(sorted({**INFER_VMS, **STOCK_VMS}))
         raise ChainConfigError(f"unknown fork {fork!r}; choose one of {choices}") from None
 
 
