@@ -164,3 +164,55 @@ def test_trace_call_and_nested_frames(node, w3):
     assert counter.functions.count().call() == 0  # traced, not committed
     unknown = rpc(node.url, "debug_traceCall", [call, "latest", {"tracer": "prestateTracer"}])
     assert unknown["error"]["code"] == -32602 and "callTracer" in unknown["error"]["message"]
+
+
+PRECOMPILE_USER = """\
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.4;
+import "aievm/AIPrecompile.sol";
+
+contract PrecompileUser {
+    function run(address model, bytes calldata input) external view returns (bytes memory) {
+        return AIPrecompile.infer(model, input);
+    }
+
+    function attempt(address model, bytes calldata input) external view returns (bool ok, bytes memory out) {
+        return AIPrecompile.tryInfer(model, input);
+    }
+}
+"""
+
+
+def test_the_precompile_gives_the_opcodes_output_for_the_opcodes_gas(node, w3, model, inferred):
+    from solidity_patch import compile_source
+    from solidity_patch.disasm import code_bytes, opcode_offsets
+
+    _, model_address, ai = inferred
+    art = compile_source(PRECOMPILE_USER, "PrecompileUser.sol")["PrecompileUser"]
+    assert opcode_offsets(code_bytes(art["deployedBytecode"]), 0xC0) == []  # no INFER opcode in it
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    address = w3.eth.wait_for_transaction_receipt(
+        factory.constructor().transact({"from": w3.eth.accounts[0]})
+    )["contractAddress"]
+    user = w3.eth.contract(address=address, abi=art["abi"])
+    inp = bytes((3 * i) % 256 for i in range(model.input_size))
+    output = user.functions.run(model_address, inp).call()
+    assert (
+        output
+        == model.run_bytes(inp)
+        == ai.functions.modelInfer(model_address, inp, model.output_size).call()
+    )
+    assert user.functions.attempt(model_address, inp[:-1]).call() == [False, b""]
+    assert user.functions.attempt(w3.eth.accounts[3], inp).call() == [False, b""]
+    call = {"from": w3.eth.accounts[0], "to": address, "data": user.encode_abi("run", [model_address, inp])}
+    frame = rpc(node.url, "debug_traceCall", [call, "latest", {"tracer": "callTracer"}])["result"]
+    check_call_frame(frame)
+    (precompile,) = frame["calls"]
+    assert precompile["type"] == "STATICCALL" and precompile["to"].lower() == "0x" + "00" * 18 + "0ac0"
+    expected = (
+        gas.G_INFER
+        + gas.COLD_ACCOUNT_ACCESS_COST
+        + gas.model_access_gas(len(model.encode()))
+        + gas.model_compute_gas(model)
+    )
+    assert int(precompile["gasUsed"], 16) == expected
