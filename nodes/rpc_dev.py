@@ -64,8 +64,7 @@ class DevMethods:
     def anvil_mine(self, params: list[Any]) -> None:
         """anvil_mine(count = 1, interval): `interval` seconds between the blocks when given."""
         count = parse_quantity(param(params, 0, 1), "block count")
-        interval = param(params, 1, None)
-        self._mine_blocks(count, None if interval is None else self._interval(interval))
+        self._mine_blocks(count, self._interval(param(params, 1, 0)))
         return None
 
     def hardhat_mine(self, params: list[Any]) -> bool:
@@ -75,11 +74,13 @@ class DevMethods:
         return True
 
     @staticmethod
-    def _interval(value: Any) -> int:
+    def _interval(value: Any) -> int | None:
+        """Seconds between mined blocks; 0 (what viem sends by default) means none: each block is
+        timestamped as usual, a second or more after its parent (timestamps must increase)."""
         interval = parse_quantity(value, "interval")
-        if interval < 1 or interval >= MAX_TIME_INCREASE:
+        if interval >= MAX_TIME_INCREASE:
             raise invalid("interval", value)
-        return interval
+        return interval or None
 
     def evm_increaseTime(self, params: list[Any]) -> str:
         seconds = parse_quantity(param(params, 0), "seconds")

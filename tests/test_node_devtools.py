@@ -55,7 +55,10 @@ def test_mine_count_and_interval(node, w3):
     assert w3.eth.get_block("latest").timestamp - w3.eth.get_block(w3.eth.block_number - 1).timestamp == 1
     assert _result(node, "evm_mine", [{"blocks": 2}]) == "0x0"
     assert w3.eth.block_number == start.number + 7
-    refused = rpc(node.url, "hardhat_mine", ["0x1", "0x0"])
+    assert _result(node, "anvil_mine") is None
+    assert w3.eth.block_number == start.number + 8
+    assert _result(node, "anvil_mine", ["0x1", "0x0"]) is None  # viem's default: no interval
+    refused = rpc(node.url, "hardhat_mine", ["0x1", hex(1 << 40)])
     assert refused["error"]["code"] == -32602
 
 
