@@ -4,9 +4,9 @@ pragma solidity >=0.8.4;
 /// @title AIPrecompile: call on-chain models through the INFER precompile, with any stock solc.
 /// @notice For projects that compile with their own solc (Hardhat, Foundry): no `verbatim`, no
 /// builtins, just a staticcall to the precompile at 0x0AC0, which charges INFER's gas. Projects built
-/// with `aievm compile` can use the `infer()` builtin instead (one opcode, no call frame: 100 gas less
-/// per call and no ABI encoding of the input); see docs/solidity.md. On a chain without the
-/// precompile the call finds no code and `infer` reverts with InferFailed.
+/// with `aievm compile` can use the `infer()` builtin instead (one opcode, no call frame: it saves the
+/// warm STATICCALL's 100 gas and the ABI encoding of the input); see docs/solidity.md. On a chain
+/// without the precompile the call finds no code and `infer` reverts with InferFailed.
 library AIPrecompile {
     /// @notice The INFER precompile (docs/opcodes.md, evm_ext/vm/precompile.py).
     address internal constant PRECOMPILE = 0x0000000000000000000000000000000000000ac0;
