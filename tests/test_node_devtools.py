@@ -11,7 +11,7 @@ from web3 import Web3
 
 from nodes.chain import open_chain
 from nodes.runner import BackgroundNode
-from tests.node_fixtures import counter_artifact, rpc
+from tests.node_fixtures import deploy_counter, rpc
 
 ETH = 10**18
 STRANGER = "0x00000000000000000000000000000000DeaDBeef"
@@ -30,12 +30,7 @@ def w3(node) -> Web3:
 
 @pytest.fixture(scope="module")
 def counter(w3):
-    art = counter_artifact()
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": w3.eth.accounts[0]})
-    )
-    return w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    return deploy_counter(w3)
 
 
 def _result(node, method, params=None):
@@ -86,6 +81,8 @@ def test_impersonation_sends_as_the_address_and_persists_the_sender(node, w3):
     assert receipt.status == 1 and receipt["from"] == STRANGER
     assert w3.eth.get_balance(w3.eth.accounts[1]) == before + ETH
     assert w3.eth.get_transaction(tx_hash)["from"] == STRANGER
+    traced = _result(node, "debug_traceTransaction", [tx_hash.to_0x_hex(), {"tracer": "callTracer"}])
+    assert traced["from"] == STRANGER and traced["value"] == hex(ETH) and traced["gasUsed"] == "0x5208"
     assert _result(node, "anvil_stopImpersonatingAccount", [STRANGER]) is True
     again = rpc(
         node.url, "eth_sendTransaction", [{"from": STRANGER, "to": w3.eth.accounts[1], "value": "0x1"}]

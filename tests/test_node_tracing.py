@@ -15,7 +15,7 @@ from nodes.chain import open_chain
 from nodes.demo import MODEL_PATH, deploy_ai_contract
 from nodes.deploy import deploy_model
 from nodes.runner import BackgroundNode
-from tests.node_fixtures import counter_artifact, rpc
+from tests.node_fixtures import deploy_counter, rpc
 
 HEX = re.compile(r"^0x[0-9a-f]*$")
 QUANTITY = re.compile(r"^0x(0|[1-9a-f][0-9a-f]*)$")
@@ -137,15 +137,8 @@ def test_call_tracer_output_parses_with_geths_call_frame(node, w3, model, inferr
     assert frame["from"].lower() == w3.eth.accounts[0].lower()
 
 
-def test_trace_call_and_nested_frames(node, w3):
-    art = counter_artifact()
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    counter = w3.eth.contract(
-        address=w3.eth.wait_for_transaction_receipt(
-            factory.constructor().transact({"from": w3.eth.accounts[0]})
-        )["contractAddress"],
-        abi=art["abi"],
-    )
+def test_trace_call_logs_storage_and_reverts(node, w3):
+    counter = deploy_counter(w3)
     call = {"from": w3.eth.accounts[0], "to": counter.address, "data": counter.encode_abi("bump", [7])}
     frame = rpc(
         node.url,
