@@ -10,11 +10,13 @@ sit at 0x64-0xff and zkSync's system contracts from 0x8000; Prague's system cont
 
 Input: `abi.encode(address model, bytes input)`, strictly (the bytes' offset is 0x40 and the data
 ends with their zero padding). Output: the model's output bytes. Gas: INFER's, from the same gas
-module, charged in INFER's order before the work it pays for: G_INFER, the account access (cold/warm,
-EIP-2929), the model's words, the compute. Unlike the opcode there is no memory to expand (the
-caller has paid for its input and output memory). Failure (malformed input, no sealed valid model at
-`model`, input of the wrong size) returns empty output after the gas of the steps reached, as
-ECRECOVER does with a bad signature: a model's output is never empty, so the caller can tell.
+module and the same code (`instructions.run_model`), charged in INFER's order before the work it pays
+for: G_INFER, then the store account and slots, the chunk accounts, the copy and decode (unless the
+model was decoded earlier in the transaction), the compute. Unlike the opcode there is no memory to
+expand (the caller has paid for its input and output memory). Failure (malformed input, no sealed
+valid model at `model`, input of the wrong size) returns empty output after the gas of the steps
+reached, as ECRECOVER does with a bad signature: a model's output is never empty, so the caller can
+tell.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from eth.abc import ComputationAPI
 from eth_typing import Address
 
 from evm_ext.vm import gas
-from evm_ext.vm.instructions import _charge_account_access as charge_account_access  # until run_model
-from evm_ext.vm.model_store import load_model, read_header
+from evm_ext.vm.instructions import run_model
 
 INFER_PRECOMPILE_ADDRESS = Address((0x0AC0).to_bytes(20, "big"))
 
@@ -46,15 +47,7 @@ def infer_precompile(computation: ComputationAPI) -> ComputationAPI:
     decoded = decode_input(computation.msg.data_as_bytes)
     if decoded is None:
         return computation
-    address, input_bytes = decoded
-    charge_account_access(computation, address, "INFER precompile")
-    header = read_header(computation.state, address)
-    if header is None:
-        return computation
-    computation.consume_gas(gas.model_access_gas(header.length), reason="INFER precompile: model words")
-    model = load_model(computation.state, header)
-    if model is None or len(input_bytes) != model.input_size:
-        return computation
-    computation.consume_gas(gas.model_compute_gas(model), reason="INFER precompile: compute")
-    computation.output = model.run_bytes(input_bytes)
+    output = run_model(computation, *decoded, "INFER precompile")
+    if output is not None:
+        computation.output = output
     return computation
