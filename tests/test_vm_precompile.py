@@ -34,3 +34,22 @@ def test_registered_in_the_infer_forks_only():
     stock = vm_for_fork("cancun-noinfer").get_state_class().computation_class
     assert INFER_PRECOMPILE_ADDRESS not in stock.get_precompiles()
     assert max(int.from_bytes(a, "big") for a in stock.get_precompiles()) < 0x100
+
+
+def test_docs_example_compiles_without_the_infer_opcode():
+    """docs/solidity.md's AIPrecompile example, as a user would paste it."""
+    import re
+
+    from solidity_patch import compile_source
+    from solidity_patch.disasm import code_bytes, opcode_offsets
+    from tests.node_fixtures import ROOT
+
+    section = (ROOT / "docs" / "solidity.md").read_text().split("## Stock compilers", 1)[1]
+    (example,) = re.findall(r"```solidity\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    source = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.4;\n" + example
+    artifact = compile_source(source, "Classifier.sol", use_cache=False)["Classifier"]
+    assert opcode_offsets(code_bytes(artifact["deployedBytecode"]), 0xC0) == []
+    assert [(f["type"], f["name"]) for f in artifact["abi"]] == [
+        ("error", "InferFailed"),
+        ("function", "run"),
+    ]
