@@ -64,7 +64,6 @@ _META_CONFIG = b"aievm:config"  # rlp [chain_id, fork]
 _META_STATE = b"aievm:state"  # rlp [pending_state_root, time_offset]
 _PRESTATE = b"aievm:prestate:"  # + block hash -> the state root the block was built on, if not its parent's
 _SENDER = b"aievm:sender:"  # + tx hash -> the impersonated sender of a mined transaction
-MAX_TRACE_STEPS = 1_000_000
 
 
 class ChainConfigError(AievmError):
