@@ -152,6 +152,7 @@ class DevChain:
         self.coinbase = COINBASE
         self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
         self.next_base_fee: int | None = None  # *_setNextBlockBaseFeePerGas
+        self.next_prev_randao: bytes | None = None  # hardhat_setPrevRandao
         stored = db.get(_META_CONFIG)
         if stored is not None:
             stored_id, stored_fork = rlp.decode(stored)
@@ -280,9 +281,12 @@ class DevChain:
                 continue
         return state
 
-    def call(self, request: CallRequest, header: BlockHeaderAPI) -> ComputationAPI:
-        """Execute without committing; the computation's output, logs and gas are the results."""
-        return self._execute(request, header, request.gas or self.block_gas_limit)
+    def call(
+        self, request: CallRequest, header: BlockHeaderAPI, state: StateAPI | None = None
+    ) -> ComputationAPI:
+        """Execute without committing (on `state`, e.g. the pending one, instead of `header`'s when
+        given); the computation's output, logs and gas are the results."""
+        return self._execute(request, header, request.gas or self.block_gas_limit, state)
 
     def trace_call(self, request: CallRequest, header: BlockHeaderAPI, vm_class: type) -> ComputationAPI:
         """`call` on a fresh state of `vm_class` (a tracing VM), never the cached one."""
@@ -337,28 +341,32 @@ class DevChain:
             state.revert(snapshot)
             clear_read_logs(account_db_of(state))
 
-    def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
+    def estimate_gas(
+        self, request: CallRequest, header: BlockHeaderAPI, state: StateAPI | None = None
+    ) -> int:
         """The smallest gas limit that succeeds: one run at the cap, a check of the gas it consumed
         before refunds, and a binary search only if that check fails (63/64 rule, data floor)."""
         cap = request.gas or self.block_gas_limit
-        computation = self._execute(request, header, cap)
+        computation = self._execute(request, header, cap, state)
         if computation.is_error:
             raise ExecutionReverted(error_message(computation), revert_data(computation))
         low = max(cap - computation.get_gas_remaining(), self.data_floor_gas(request.data))
-        if self._succeeds(request, header, low):
+        if self._succeeds(request, header, low, state):
             return low
         high = cap
         while high - low > 1:
             mid = (low + high) // 2
-            if self._succeeds(request, header, mid):
+            if self._succeeds(request, header, mid, state):
                 high = mid
             else:
                 low = mid
         return high
 
-    def _succeeds(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> bool:
+    def _succeeds(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, state: StateAPI | None
+    ) -> bool:
         try:
-            return not self._execute(request, header, gas).is_error
+            return not self._execute(request, header, gas, state).is_error
         except TransactionRejected:
             return False
 
@@ -420,6 +428,8 @@ class DevChain:
         ).copy(state_root=self._pending_root)
         if self.next_base_fee is not None:
             header = header.copy(base_fee_per_gas=self.next_base_fee)
+        if self.next_prev_randao is not None:
+            header = header.copy(mix_hash=self.next_prev_randao)
         with self.db.atomic_batch():
             vm = self.chain.get_vm(header)
             self._reuse_account_db(vm, header)
@@ -448,7 +458,7 @@ class DevChain:
                 sender = impersonated_sender(tx)
                 if sender is not None:
                     self.db[_SENDER + tx.hash] = sender
-        self.next_timestamp = self.next_base_fee = None
+        self.next_timestamp = self.next_base_fee = self.next_prev_randao = None
         for applied, mined in zip(included, block.transactions, strict=True):
             carry_sender(applied, mined)
             if impersonated_sender(applied) is not None:
@@ -538,7 +548,7 @@ class DevChain:
         self._snapshots.clear()
         genesis = self.chaindb.get_canonical_block_header_by_number(0)
         self._rewind(genesis, genesis.state_root, 0)
-        self.next_timestamp = self.next_base_fee = None
+        self.next_timestamp = self.next_base_fee = self.next_prev_randao = None
 
     def _rewind(self, target: BlockHeaderAPI, root: bytes, offset: int) -> None:
         """Make `target` the head with pending state `root` and time offset `offset`, in one commit."""

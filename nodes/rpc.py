@@ -56,7 +56,7 @@ DEFAULT_PRIORITY_FEE = 1_000_000_000
 CLIENT_NAME = "anvil-compatible"  # hardhat-network-helpers accept a version starting "anvil" (see docs)
 
 
-_NAMESPACES = ("web3", "net", "eth", "evm", "anvil", "hardhat", "personal", "debug")
+_NAMESPACES = ("web3", "net", "eth", "evm", "anvil", "hardhat", "personal", "debug", "txpool")
 
 
 class RpcHandler(DevMethods, FilterMethods, SigningMethods, DebugMethods):
@@ -238,16 +238,22 @@ class RpcHandler(DevMethods, FilterMethods, SigningMethods, DebugMethods):
         value = self._state(params, 2).get_storage(parse_address(param(params, 0)), slot)
         return encode.topic(value)
 
+    def _call_state(self, tag: Any) -> StateAPI | None:
+        """The pending state for the `pending` tag while transactions are queued, else None."""
+        return self.chain.pending_state(self.pool) if tag == "pending" and self.pool else None
+
     def eth_call(self, params: list[Any]) -> str:
         request = parse_call_request(param(params, 0), param(params, 2, None))
-        computation = self.chain.call(request, self._header(param(params, 1, "latest")))
+        tag = param(params, 1, "latest")
+        computation = self.chain.call(request, self._header(tag), self._call_state(tag))
         if computation.is_error:
             raise ExecutionReverted(error_message(computation), bytes(computation.output))
         return encode.data(computation.output)
 
     def eth_estimateGas(self, params: list[Any]) -> str:
         request = parse_call_request(param(params, 0), param(params, 2, None))
-        return encode.quantity(self.chain.estimate_gas(request, self._header(param(params, 1, "latest"))))
+        tag = param(params, 1, "latest")
+        return encode.quantity(self.chain.estimate_gas(request, self._header(tag), self._call_state(tag)))
 
     # Fees
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth.abc import ComputationAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI
 
+from nodes import encode
 from nodes.chain import CallRequest, DevChain
 from nodes.errors import INVALID_PARAMS, TRANSACTION_REJECTED, RpcError
 from nodes.params import param, parse_bytes, parse_call_request
@@ -61,11 +62,31 @@ class DebugMethods:
 
     def debug_traceTransaction(self, params: list[Any]) -> dict[str, Any]:
         tx_hash = parse_bytes(param(params, 0), "transaction hash", 32)
-        tracer, how = _tracer(param(params, 1, None))
         location = self.chain.transaction_location(tx_hash)
         if location is None:
             raise RpcError(TRANSACTION_REJECTED, f"transaction 0x{tx_hash.hex()} not found in a mined block")
-        header, index = location
+        return self._trace_mined(*location, param(params, 1, None))
+
+    def debug_traceBlockByNumber(self, params: list[Any]) -> list[dict[str, Any]]:
+        """geth's [{txHash, result}] of every transaction of the block (each replayed from the block's
+        start, so a block of n transactions costs n(n+1)/2 executions)."""
+        tag = param(params, 0)
+        if isinstance(tag, str) and len(tag) == 66:
+            header = self.chain.header_by_hash(parse_bytes(tag, "block hash", 32))
+            if header is None:
+                raise RpcError(TRANSACTION_REJECTED, "header not found")
+        else:
+            header = self._header(tag)
+        transactions = self.chain.block(header).transactions
+        return [
+            {"txHash": encode.data(tx.hash), "result": self._trace_mined(header, i, param(params, 1, None))}
+            for i, tx in enumerate(transactions)
+        ]
+
+    debug_traceBlockByHash = debug_traceBlockByNumber
+
+    def _trace_mined(self, header: BlockHeaderAPI, index: int, options: Any) -> dict[str, Any]:
+        tracer, how = _tracer(options)
         tracer.enabled = False
 
         def start() -> None:

@@ -196,7 +196,23 @@ class DevMethods:
         self.chain.next_base_fee = fee
         return True
 
+    def hardhat_setPrevRandao(self, params: list[Any]) -> bool:
+        """The next block's PREVRANDAO (its header's mixHash), a 32-byte value."""
+        self.chain.next_prev_randao = parse_bytes(param(params, 0), "prevrandao", 32)
+        return True
+
     # Transaction pool
+
+    def txpool_status(self, params: list[Any]) -> dict[str, str]:
+        """Queued transactions are all `pending` (executable in order); none is held back as `queued`."""
+        return {"pending": encode.quantity(len(self.pool)), "queued": "0x0"}
+
+    def txpool_content(self, params: list[Any]) -> dict[str, dict]:
+        pending: dict[str, dict[str, Any]] = {}
+        for tx in self.pool:
+            by_nonce = pending.setdefault(encode.address(tx.sender), {})
+            by_nonce[str(tx.nonce)] = encode.transaction_json(tx, None, None)
+        return {"pending": pending, "queued": {}}
 
     def _drop(self, params: list[Any]) -> bytes | None:
         tx_hash = parse_bytes(param(params, 0), "transaction hash", 32)

@@ -155,10 +155,18 @@ def test_state_overrides_in_call_and_estimate(node, w3, counter):
     )
 
 
-def test_pending_tag_and_pool_without_automine(node, w3):
+def test_pending_tag_and_pool_without_automine(node, w3, counter):
     a, b = w3.eth.accounts[4], w3.eth.accounts[5]
+    count = counter.functions.count().call()
     assert _result(node, "evm_setAutomine", [False]) is True
     try:
+        bump = counter.functions.bump(9).transact({"from": w3.eth.accounts[6], "gas": 100_000})
+        assert counter.functions.count().call(block_identifier="pending") == count + 9
+        assert counter.functions.count().call(block_identifier="latest") == count
+        assert _result(node, "txpool_status") == {"pending": "0x1", "queued": "0x0"}
+        content = _result(node, "txpool_content")["pending"]
+        assert content[w3.eth.accounts[6]]["0"]["hash"] == bump.to_0x_hex()
+        _result(node, "evm_mine")
         before = w3.eth.get_balance(b)
         first = w3.eth.send_transaction({"from": a, "to": b, "value": 7})
         second = w3.eth.send_transaction({"from": a, "to": b, "value": 8})
@@ -189,8 +197,10 @@ def test_chain_parameters(node, w3):
     assert _result(node, "hardhat_setCoinbase", [coinbase]) is True
     assert _result(node, "hardhat_setNextBlockBaseFeePerGas", ["0x3b9aca07"]) is True
     assert _result(node, "evm_setBlockGasLimit", [hex(25_000_000)]) is True
+    assert _result(node, "hardhat_setPrevRandao", ["0x" + "ab" * 32]) is True
     _result(node, "evm_mine")
     block = w3.eth.get_block("latest")
+    assert block.mixHash == bytes.fromhex("ab" * 32)
     assert block.miner.lower() == coinbase and block.baseFeePerGas == 0x3B9ACA07
     assert block.gasLimit == 25_000_000
     assert _result(node, "eth_coinbase") == Web3.to_checksum_address(coinbase)

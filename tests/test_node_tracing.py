@@ -122,6 +122,18 @@ def test_struct_log_has_the_infer_step_and_adds_up_to_the_receipt(node, w3, mode
     assert trace["returnValue"].startswith("0x") and len(trace["returnValue"]) > 2
 
 
+def test_trace_block_lists_every_transaction(node, inferred):
+    receipt = inferred[0]
+    traces = rpc(node.url, "debug_traceBlockByNumber", [hex(receipt.blockNumber), {"tracer": "callTracer"}])
+    (only,) = traces["result"]
+    assert only["txHash"] == receipt.transactionHash.to_0x_hex()
+    assert int(only["result"]["gasUsed"], 16) == receipt.gasUsed
+    by_hash = rpc(
+        node.url, "debug_traceBlockByHash", [receipt.blockHash.to_0x_hex(), {"tracer": "callTracer"}]
+    )
+    assert by_hash["result"] == traces["result"]
+
+
 def test_call_tracer_output_parses_with_geths_call_frame(node, w3, model, inferred):
     receipt, model_address, ai = inferred
     options = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
