@@ -4,6 +4,10 @@ by-index getters, chain parameters, the pool, reset and state dumps."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import aiohttp
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
@@ -226,3 +230,52 @@ def test_dump_and_load_state_and_reset(tmp_path):
         assert _result(second, "eth_getCode", [STRANGER, "latest"]) == "0x6001600055"
         bad = rpc(second.url, "anvil_loadState", ["0x1f8b00"])
         assert bad["error"]["code"] == -32602 and "not a state dump" in bad["error"]["message"]
+
+
+def test_aliases_and_small_methods(node, w3):
+    assert _result(node, "eth_mining") is True and _result(node, "eth_syncing") is False
+    assert _result(node, "net_listening") is True and _result(node, "net_version") == "31337"
+    block = w3.eth.get_block("latest")
+    assert _result(node, "eth_getUncleCountByBlockHash", [block.hash.to_0x_hex()]) == "0x0"
+    assert _result(node, "eth_getUncleByBlockNumberAndIndex", [hex(block.number), "0x0"]) is None
+    assert _result(node, "eth_getUncleByBlockHashAndIndex", [block.hash.to_0x_hex(), "0x0"]) is None
+    snapshot = _result(node, "anvil_snapshot")
+    offset = int(_result(node, "anvil_increaseTime", ["0x10"]), 16)
+    assert offset >= 16
+    pending_filter = _result(node, "eth_newPendingTransactionFilter")
+    stranger = "0x00000000000000000000000000000000000CafE1"
+    _result(node, "hardhat_setBalance", [stranger, hex(ETH)])
+    assert _result(node, "anvil_autoImpersonateAccount", [True]) is True
+    sent = _result(node, "eth_sendTransaction", [{"from": stranger, "to": STRANGER, "value": "0x1"}])
+    assert _result(node, "eth_getFilterChanges", [pending_filter]) == [sent]
+    assert _result(node, "eth_getFilterChanges", [pending_filter]) == []
+    assert _result(node, "anvil_autoImpersonateAccount", [False]) is True
+    refused = rpc(node.url, "eth_sendTransaction", [{"from": stranger, "to": STRANGER, "value": "0x1"}])
+    assert refused["error"]["code"] == -32000
+    assert _result(node, "anvil_revert", [snapshot]) is True
+    assert _result(node, "eth_getBalance", [stranger, "latest"]) == "0x0"
+    assert _result(node, "eth_uninstallFilter", [pending_filter]) is True
+
+
+def test_new_pending_transactions_subscription(node, w3):
+    async def session() -> tuple[str, dict]:
+        async with aiohttp.ClientSession() as http, http.ws_connect(node.ws_url) as ws:
+            request = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "eth_subscribe",
+                "params": ["newPendingTransactions"],
+            }
+            await ws.send_str(json.dumps(request))
+            sub_id = json.loads((await ws.receive(timeout=10)).data)["result"]
+            loop = asyncio.get_running_loop()
+            tx = await loop.run_in_executor(
+                None,
+                lambda: w3.eth.send_transaction({"from": w3.eth.accounts[7], "to": STRANGER, "value": 3}),
+            )
+            note = json.loads((await ws.receive(timeout=10)).data)
+            assert note["params"]["subscription"] == sub_id
+            return tx.to_0x_hex(), note
+
+    tx_hash, note = asyncio.run(session())
+    assert note["method"] == "eth_subscription" and note["params"]["result"] == tx_hash
