@@ -74,6 +74,9 @@ describe("aievm devnet from Hardhat", function () {
   });
 
   it("calls a model through AIPrecompile, compiled by Hardhat's stock solc", async function () {
+    // tests/test_hardhat.py deploys the model and always sets these (and checks "6 passing");
+    // run by hand without a deployed model, this one test is skipped
+    if (!process.env.AIEVM_MODEL) this.skip();
     const devnet = await (await ethers.getContractFactory("Devnet")).deploy();
     await devnet.waitForDeployment();
     const output = await devnet.classify(process.env.AIEVM_MODEL, process.env.AIEVM_INPUT);
