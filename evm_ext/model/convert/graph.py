@@ -4,7 +4,9 @@ Every rewrite keeps the function of the graph (same single input, same single ou
 removes or merges nodes:
 - aliases: Identity, Dropout (inference mode) and float Casts of activations are removed;
 - inverse Transpose pairs (the NHWC<->NCHW pairs tf2onnx and Keras put around convs) cancel, also across
-  single-input elementwise ops between them, which commute with a transpose;
+  elementwise ops between them, which commute with a transpose (a constant operand, e.g. a bias or a
+  decomposed BatchNormalization, is permuted to the untransposed layout);
+- a Transpose feeding (through such ops) a ReduceMean with keepdims=0 goes, the mean's axes permuted;
 - Transpose(perm [1, 0]) feeding Gemm(transA=1) becomes Gemm(transA=0) on the untransposed input;
 - a constant zero Pad of the spatial axes feeding a Conv, or an AveragePool that counts pads, moves into
   the consumer's `pads`.
@@ -27,6 +29,8 @@ FLOAT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.T
 COMMUTING = frozenset(
     {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Clip"}
 )
+# Elementwise ops of an activation and a constant: commute with a transpose once the constant is permuted.
+WITH_CONSTANT = frozenset({"Add", "Sub", "Mul", "Div"})
 
 
 def load(model: onnx.ModelProto | str | Path) -> onnx.ModelProto:
@@ -120,35 +124,96 @@ def _perm(node: onnx.NodeProto) -> list[int]:
     return list(attrs(node).get("perm", []))
 
 
+def _chain_input(node: onnx.NodeProto, values: dict[str, np.ndarray]) -> int | None:
+    """Which input of a transpose-commuting node carries the activation (None: it does not commute)."""
+    if node.op_type in COMMUTING:
+        return 0
+    if node.op_type in WITH_CONSTANT and len(node.input) == 2:
+        const = [n in values for n in node.input]
+        if const == [False, True] or (const == [True, False] and node.op_type in ("Add", "Mul")):
+            return const.index(False)
+    return None
+
+
+def _reduced_axes(node: onnx.NodeProto, values: dict[str, np.ndarray]) -> list[int] | None:
+    """The static axes of a ReduceMean with keepdims=0 (attribute before opset 18, input from 18 on)."""
+    a = attrs(node)
+    if node.op_type != "ReduceMean" or a.get("keepdims", 1):
+        return None
+    axes = a.get("axes")
+    if axes is None and len(node.input) > 1:
+        axes = values.get(node.input[1])
+    return None if axes is None else [int(x) for x in np.asarray(axes).reshape(-1)]
+
+
 def _cancel_transposes(graph: onnx.GraphProto) -> None:
+    """Transpose(P) -> commuting chain -> Transpose(P^-1) or ReduceMean(keepdims=0): drop the transposes."""
     changed = True
     while changed:
         changed = False
-        readers, producer = _consumers(graph), _producer(graph)
+        readers, producer, values = _consumers(graph), _producer(graph), _constants(graph)
         for last in graph.node:
-            if last.op_type != "Transpose" or not _perm(last):
+            axes = _reduced_axes(last, values)
+            if (last.op_type != "Transpose" or not _perm(last)) and axes is None:
                 continue
             chain, src = [], producer.get(last.input[0])
-            while src is not None and src.op_type in COMMUTING and len(readers[src.output[0]]) == 1:
-                chain.append(src)
-                src = producer.get(src.input[0])
-            if (
-                src is None
-                or src.op_type != "Transpose"
-                or len(readers[src.output[0]]) != 1
-                or [_perm(src)[p] for p in _perm(last)] != list(range(len(_perm(last))))
-            ):
+            while src is not None and len(readers[src.output[0]]) == 1:
+                k = _chain_input(src, values)
+                if k is None:
+                    break
+                chain.append((src, k))
+                src = producer.get(src.input[k])
+            if src is None or src.op_type != "Transpose" or len(readers[src.output[0]]) != 1:
                 continue
+            perm = _perm(src)
+            if axes is None and [perm[p] for p in _perm(last)] != list(range(len(perm))):
+                continue
+            if axes is None and not chain and last.output[0] in {o.name for o in graph.output}:
+                continue
+            for node, k in chain:
+                _relayout_constant(graph, node, 1 - k, values, perm)
             if chain:  # src -> chain[-1] -> ... -> chain[0] -> last
-                chain[-1].input[0] = src.input[0]
-                chain[0].output[0] = last.output[0]
-            elif last.output[0] in {o.name for o in graph.output}:
-                continue
+                node, k = chain[-1]
+                node.input[k] = src.input[0]
+            if axes is not None:  # the mean now reduces the untransposed axes
+                if not chain:
+                    last.input[0] = src.input[0]
+                _set_axes(graph, last, sorted(perm[x % len(perm)] for x in axes))
+                _remove(graph, [src])
+            elif chain:  # the inverse transpose goes too: its readers read the chain's end
+                chain[0][0].output[0] = last.output[0]
+                _remove(graph, [src, last])
             else:
                 _rewire(graph, last.output[0], src.input[0])
-            _remove(graph, [src, last])
+                _remove(graph, [src, last])
             changed = True
             break
+
+
+def _set_axes(graph: onnx.GraphProto, node: onnx.NodeProto, axes: list[int]) -> None:
+    if "axes" in attrs(node):
+        kept = [x for x in node.attribute if x.name != "axes"]
+        del node.attribute[:]
+        node.attribute.extend([*kept, helper.make_attribute("axes", axes)])
+    else:
+        name = f"{node.input[1]}/untransposed/{node.output[0]}"
+        graph.initializer.append(numpy_helper.from_array(np.array(axes, np.int64), name))
+        node.input[1] = name
+
+
+def _relayout_constant(
+    graph: onnx.GraphProto, node: onnx.NodeProto, k: int, values: dict[str, np.ndarray], perm: list[int]
+) -> None:
+    """Input k of `node` (a constant broadcast in the layout after Transpose(perm)) in the layout before."""
+    if k < 0 or k >= len(node.input) or node.input[k] not in values:
+        return
+    c = np.asarray(values[node.input[k]])
+    if c.size == 1:
+        return
+    full = c.reshape((1,) * (len(perm) - c.ndim) + c.shape)
+    name = f"{node.input[k]}/relaid/{node.output[0]}"
+    graph.initializer.append(numpy_helper.from_array(full.transpose(np.argsort(perm)), name))
+    node.input[k] = name
 
 
 def _untranspose_gemm(graph: onnx.GraphProto) -> None:

@@ -234,6 +234,8 @@ class Lowering:
         t = node.op_type
         if t in ("Add", "Sub") and len(live) == 1 and self.fold_bias(node, live[0]):
             return
+        if t in ("Mul", "Div") and len(live) == 1 and self.fold_scale(node, live[0]):
+            return
         if t in UNARY_OPS and len(live) == 1 and self.scalar_inputs(node):
             self.emit(IrKind.LOOKUP, node, live)
         elif t in ("Add", "Mul") and len(live) == 2 and len(node.input) == 2:
@@ -267,19 +269,38 @@ class Lowering:
         c = self.const(other)
         if op is None or c is None or (node.op_type == "Sub" and other == node.input[0]):
             return False
+        squeezed = self.per_channel(op, c)
+        if squeezed is None:
+            return False
+        op.bias = op.bias + (squeezed if node.op_type == "Add" else -squeezed)
+        self.rename(op, node)
+        return True
+
+    def per_channel(self, op: IrOp, c: np.ndarray) -> np.ndarray | None:
+        """A constant broadcast against `op`'s output as one value per output channel (C,), else None."""
         channels = op.bias.shape[0]
         c = np.asarray(c, np.float64)
         if c.size not in (1, channels):
+            return None
+        if c.size == channels > 1:
+            axis = -1 if op.kind == IrKind.FULLY_CONNECTED else -3
+            if c.ndim < -axis or c.shape[axis] != channels:
+                return None
+        return np.broadcast_to(c.reshape(-1), (channels,))
+
+    def fold_scale(self, node: onnx.NodeProto, live: str) -> bool:
+        """x * c (or x / c) right after a linear op with c per output channel: scale its weights and bias."""
+        op = self.fusable(live)
+        other = node.input[1] if node.input[0] == live else node.input[0]
+        c = self.const(other)
+        if op is None or c is None or (node.op_type == "Div" and other == node.input[0]):
             return False
-        if (
-            op.kind != IrKind.FULLY_CONNECTED
-            and c.size == channels
-            and c.ndim >= 3
-            and c.shape[-3] != channels
-        ):
+        k = self.per_channel(op, c)
+        if k is None:
             return False
-        squeezed = c.reshape(-1)
-        op.bias = op.bias + (squeezed if node.op_type == "Add" else -squeezed)
+        k = k if node.op_type == "Mul" else 1.0 / k
+        op.weight = op.weight * k.reshape((-1,) + (1,) * (op.weight.ndim - 1))
+        op.bias = op.bias * k
         self.rename(op, node)
         return True
 
@@ -510,16 +531,18 @@ class Lowering:
     def repeats(self, node: onnx.NodeProto, factors: tuple[int, int]) -> bool:
         """The node, run by onnxruntime on a grid of distinct values, repeats each pixel factor times."""
         c, h, w = self.sample_shape(node.input[0])
-        grid = np.arange(c * h * w, dtype=np.float32).reshape(1, c, h, w)
         inits = [
             numpy_helper.from_array(np.asarray(self.consts[n]), n)
             for n in node.input[1:]
             if n and n in self.consts
         ]
+        sizes = self.const(node.input[3]) if len(node.input) > 3 else None
+        n = int(sizes.reshape(-1)[0]) if sizes is not None and sizes.size == 4 else 1  # sizes fix the batch
+        grid = np.arange(n * c * h * w, dtype=np.float32).reshape(n, c, h, w)
         graph = helper.make_graph(
             [node],
             "resize",
-            [helper.make_tensor_value_info(node.input[0], onnx.TensorProto.FLOAT, [1, c, h, w])],
+            [helper.make_tensor_value_info(node.input[0], onnx.TensorProto.FLOAT, [n, c, h, w])],
             [onnx.ValueInfoProto(name=node.output[0])],
             inits,
         )
@@ -550,7 +573,7 @@ def swap_group_axes(w: np.ndarray, groups: int) -> np.ndarray:
 Handler = Callable[[Lowering, onnx.NodeProto, dict, list[str]], None]
 HANDLERS: dict[str, Handler] = {
     **{t: Lowering.unary for t in UNARY_OPS},
-    **{t: Lowering.binary for t in ("Add", "Sub", "Mul")},
+    **{t: Lowering.binary for t in ("Add", "Sub", "Mul", "Div")},
     **{t: Lowering.activation for t in ("Relu", "Clip")},
     **{t: Lowering.conv for t in ("Conv", "ConvTranspose")},
     **{t: Lowering.pool for t in ("MaxPool", "AveragePool")},
