@@ -30,7 +30,6 @@ SETTINGS = {
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 
-
 def build_artifact() -> dict:
     """Compile ModelStore.sol and return the artifact dict (abi, bytecode, runtime, codeHash, compiler)."""
     std_in = {

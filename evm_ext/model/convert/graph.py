@@ -94,16 +94,30 @@ def _remove(graph: onnx.GraphProto, dead: list[onnx.NodeProto]) -> None:
     graph.node.extend(keep)
 
 
+def _is_alias(node: onnx.NodeProto, live: set[str]) -> bool:
+    if node.op_type == "Dropout":
+        return len([n for n in node.output if n]) == 1  # the mask output is not read
+    is_float_cast = node.op_type == "Cast" and attrs(node).get("to") in FLOAT_TYPES
+    return node.op_type == "Identity" or (is_float_cast and node.input[0] in live)
+
+
 def _remove_aliases(graph: onnx.GraphProto) -> None:
     live = live_tensors(graph)
-    dead = []
+    outputs = {o.name for o in graph.output}
+    while alias := next((n for n in graph.node if _is_alias(n, live)), None):
+        src, out = alias.input[0], alias.output[0]
+        produced = set(_producer(graph))
+        _remove(graph, [alias])
+        if out in outputs and src in produced:  # keep the graph output's name
+            _rename(graph, src, out)
+        else:
+            _rewire(graph, out, src)
+
+
+def _rename(graph: onnx.GraphProto, old: str, new: str) -> None:
     for node in graph.node:
-        is_float_cast = node.op_type == "Cast" and attrs(node).get("to") in FLOAT_TYPES
-        alias = node.op_type in ("Identity", "Dropout") or (is_float_cast and node.input[0] in live)
-        if alias and (node.op_type != "Dropout" or len([n for n in node.output if n]) == 1):
-            _rewire(graph, node.output[0], node.input[0])
-            dead.append(node)
-    _remove(graph, dead)
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
 
 
 def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:

@@ -1,0 +1,133 @@
+"""Stage 1 (evm_ext.model.convert.graph): each rewrite removes what it says and keeps the graph's function
+(onnxruntime gives the same outputs before and after)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from evm_ext.model import ConversionError
+from evm_ext.model.convert import graph
+from tests.engine_onnx import onnx_model, ort_run, rand
+
+RNG = np.random.default_rng(7)
+node = helper.make_node
+
+
+def _normalised(model: onnx.ModelProto, shape: tuple[int, ...]) -> list[str]:
+    """Op types after normalisation; asserts the outputs did not change."""
+    x = RNG.normal(size=(5, *shape)).astype(np.float32)
+    before = ort_run(model, x)
+    after_model = graph.normalise(graph.load(model))
+    np.testing.assert_allclose(ort_run(after_model, x), before, rtol=1e-5, atol=1e-5)
+    return [n.op_type for n in after_model.graph.node]
+
+
+def test_aliases_go_and_the_output_keeps_its_name():
+    m = onnx_model(
+        [
+            node("Identity", ["x"], ["i"]),
+            node("Cast", ["i"], ["c"], to=TensorProto.FLOAT),
+            node("Relu", ["c"], ["r"]),
+            node("Dropout", ["r"], ["y"]),
+        ],
+        {},
+        (4,),
+    )
+    assert _normalised(m, (4,)) == ["Relu"]
+
+
+def test_cast_of_a_shape_tensor_stays():
+    """A Cast that is not on an activation feeds shape arithmetic: it is computed, not removed."""
+    m = onnx_model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+            node("Cast", ["sf"], ["si"], to=TensorProto.INT64),
+            node("Reshape", ["x", "si"], ["y"]),
+        ],
+        {},
+        (2, 3),
+    )
+    assert _normalised(m, (2, 3)) == ["Shape", "Cast", "Cast", "Reshape"]
+
+
+def test_inverse_transposes_cancel_across_relu_and_a_per_channel_add():
+    m = onnx_model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 3, 1]),
+            node("Add", ["a", "b"], ["ab"]),
+            node("Relu", ["ab"], ["r"]),
+            node("Transpose", ["r"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        {"b": rand(RNG, 3)},
+        (3, 4, 5),
+    )
+    assert _normalised(m, (3, 4, 5)) == ["Add", "Relu"]
+
+
+def test_non_inverse_transposes_stay():
+    m = onnx_model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 3, 1]),
+            node("Transpose", ["a"], ["y"], perm=[0, 2, 3, 1]),
+        ],
+        {},
+        (3, 4, 5),
+    )
+    assert _normalised(m, (3, 4, 5)) == ["Transpose", "Transpose"]
+
+
+def test_transpose_into_reduce_mean_permutes_its_axes():
+    m = onnx_model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 3, 1]),
+            node("Relu", ["a"], ["r"]),
+            node("ReduceMean", ["r"], ["y"], axes=[1, 2], keepdims=0),
+        ],
+        {},
+        (3, 4, 5),
+    )
+    assert _normalised(m, (3, 4, 5)) == ["Relu", "ReduceMean"]
+
+
+def test_transpose_then_gemm_trans_a_becomes_plain_gemm():
+    m = onnx_model(
+        [node("Transpose", ["x"], ["t"], perm=[1, 0]), node("Gemm", ["t", "w"], ["y"], transA=1)],
+        {"w": rand(RNG, 6, 2)},
+        (6,),
+    )
+    assert _normalised(m, (6,)) == ["Gemm"]
+
+
+@pytest.mark.parametrize(
+    "consumer,folded",
+    [
+        (node("Conv", ["p", "w"], ["y"], pads=[1, 0, 0, 1]), True),
+        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], count_include_pad=1), True),
+        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would not be counted
+        (node("MaxPool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would be -inf
+    ],
+    ids=["conv", "avgpool_counting_pads", "avgpool_excluding_pads", "maxpool"],
+)
+def test_zero_pad_moves_into_the_consumer_that_pads_with_zeros(consumer, folded):
+    m = onnx_model(
+        [node("Pad", ["x", "pads"], ["p"]), consumer],
+        {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 0], np.int64), "w": rand(RNG, 2, 3, 3, 3)},
+        (3, 5, 5),
+    )
+    ops = _normalised(m, (3, 5, 5))
+    assert ops == ([consumer.op_type] if folded else ["Pad", consumer.op_type])
+
+
+def test_load_refuses_two_outputs_and_unreadable_files(tmp_path):
+    m = onnx_model([node("Relu", ["x"], ["y"])], {}, (2,))
+    m.graph.output.append(onnx.ValueInfoProto(name="x"))
+    with pytest.raises(ConversionError, match="exactly one output, it has 2"):
+        graph.load(m)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ConversionError, match="cannot read ONNX model"):
+        graph.load(bad)
