@@ -59,7 +59,9 @@ def normalise(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def attrs(node: onnx.NodeProto) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    """The node's attributes by name; string attributes as str."""
+    values = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
 
 
 def live_tensors(graph: onnx.GraphProto) -> set[str]:
@@ -253,10 +255,7 @@ def _untranspose_gemm(graph: onnx.GraphProto) -> None:
 def spatial_pads(node: onnx.NodeProto, pads: np.ndarray | None) -> tuple[int, int, int, int] | None:
     """(top, left, bottom, right) of a constant zero Pad of a rank-4 tensor's H and W axes, else None."""
     a = attrs(node)
-    mode = a.get("mode", b"constant")
-    if isinstance(mode, bytes):
-        mode = mode.decode()
-    if mode != "constant" or pads is None or pads.size != 8 or np.any(pads < 0):
+    if a.get("mode", "constant") != "constant" or pads is None or pads.size != 8 or np.any(pads < 0):
         return None
     p = [int(v) for v in pads.reshape(-1)]
     if p[0] or p[1] or p[4] or p[5]:
@@ -288,8 +287,7 @@ def _fold_pads(graph: onnx.GraphProto) -> None:
         if consumer is None or extra is None or value != 0.0 or consumer.input[0] != node.output[0]:
             continue
         a = attrs(consumer)
-        mode = a.get("auto_pad", b"NOTSET")
-        if (mode.decode() if isinstance(mode, bytes) else mode) != "NOTSET":
+        if a.get("auto_pad", "NOTSET") != "NOTSET":
             continue
         if consumer.op_type == "AveragePool" and not a.get("count_include_pad", 0):
             continue

@@ -166,7 +166,7 @@ class Lowering:
 
     def pads(self, node: onnx.NodeProto, a: dict, kernel: tuple[int, ...]) -> tuple[int, int, int, int]:
         """Explicit (top, left, bottom, right) pads, resolving auto_pad SAME_UPPER / SAME_LOWER."""
-        mode = _auto_pad(a)
+        mode = a.get("auto_pad", "NOTSET")
         if mode in ("NOTSET", "VALID"):
             pads = tuple(a.get("pads", (0, 0, 0, 0))) if mode == "NOTSET" else (0, 0, 0, 0)
             if len(pads) != 4:
@@ -334,8 +334,9 @@ class Lowering:
         w = self.const(node.input[1])
         if w is None or w.ndim != 4:
             raise ConversionError(f"{label(node)}: only 2-D convolutions with constant weights are supported")
-        if node.op_type == "ConvTranspose" and _auto_pad(a) not in ("NOTSET", "VALID"):
-            raise ConversionError(f"{label(node)}: auto_pad {_auto_pad(a)} is not supported; export pads")
+        auto_pad = a.get("auto_pad", "NOTSET")
+        if node.op_type == "ConvTranspose" and auto_pad not in ("NOTSET", "VALID"):
+            raise ConversionError(f"{label(node)}: auto_pad {auto_pad} is not supported; export pads")
         c = self.const(node.input[2]) if len(node.input) > 2 else None
         group = a.get("group", 1)
         cout = w.shape[0] if node.op_type == "Conv" else w.shape[1] * group
@@ -497,11 +498,9 @@ class Lowering:
         x = node.input[0]
         shape = self.sample_shape(x)
         out = self.sample_shape(node.output[0])
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
         factors = tuple(o // i if i and o % i == 0 else 0 for o, i in zip(out[1:], shape[1:], strict=False))
         if (
-            mode != "nearest"
+            a.get("mode", "nearest") != "nearest"
             or len(shape) != 3
             or len(out) != 3
             or out[0] != shape[0]
@@ -553,11 +552,6 @@ class Lowering:
         got = session.run(None, {node.input[0]: grid})[0]
         want = grid.repeat(factors[0], axis=2).repeat(factors[1], axis=3)
         return got.shape == want.shape and bool(np.array_equal(got, want))
-
-
-def _auto_pad(a: dict) -> str:
-    mode = a.get("auto_pad", "NOTSET")
-    return mode.decode() if isinstance(mode, bytes) else mode
 
 
 def swap_group_axes(w: np.ndarray, groups: int) -> np.ndarray:
