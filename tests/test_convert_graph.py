@@ -102,26 +102,6 @@ def test_transpose_then_gemm_trans_a_becomes_plain_gemm():
     assert _normalised(m, (6,)) == ["Gemm"]
 
 
-@pytest.mark.parametrize(
-    "consumer,folded",
-    [
-        (node("Conv", ["p", "w"], ["y"], pads=[1, 0, 0, 1]), True),
-        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], count_include_pad=1), True),
-        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would not be counted
-        (node("MaxPool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would be -inf
-    ],
-    ids=["conv", "avgpool_counting_pads", "avgpool_excluding_pads", "maxpool"],
-)
-def test_zero_pad_moves_into_the_consumer_that_pads_with_zeros(consumer, folded):
-    m = onnx_model(
-        [node("Pad", ["x", "pads"], ["p"]), consumer],
-        {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 0], np.int64), "w": rand(RNG, 2, 3, 3, 3)},
-        (3, 5, 5),
-    )
-    ops = _normalised(m, (3, 5, 5))
-    assert ops == ([consumer.op_type] if folded else ["Pad", consumer.op_type])
-
-
 def test_load_refuses_two_outputs_and_unreadable_files(tmp_path):
     m = onnx_model([node("Relu", ["x"], ["y"])], {}, (2,))
     m.graph.output.append(onnx.ValueInfoProto(name="x"))

@@ -137,3 +137,32 @@ def test_opset_11_softmax_of_a_map_flattens_the_axes_it_normalises():
     assert [op.kind for op in ir] == [IrKind.RESHAPE, IrKind.SOFTMAX, IrKind.RESHAPE]
     assert ir[0].attrs["shape"] == (2, 12) and ir[1].attrs["axis"] == 1 and ir[2].attrs["shape"] == (2, 3, 4)
     assert math.prod(ir[0].attrs["shape"]) == 24
+
+
+@pytest.mark.parametrize(
+    "reader,absorbed",
+    [
+        (node("Conv", ["p", "w"], ["y"], pads=[1, 0, 0, 1]), True),
+        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], count_include_pad=1), True),
+        (node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would not be counted
+        (node("MaxPool", ["p"], ["y"], kernel_shape=[2, 2]), False),  # pads would be -inf
+    ],
+    ids=["conv", "avgpool_counting_pads", "avgpool_excluding_pads", "maxpool"],
+)
+def test_zero_pad_goes_into_a_reader_that_pads_with_zeros(reader, absorbed):
+    """The pads are computed (Concat of constants, as torch's legacy exporter writes ZeroPad2d)."""
+    ir = _lower(
+        [node("Concat", ["head", "tail"], ["pads"], axis=0), node("Pad", ["x", "pads"], ["p"]), reader],
+        {
+            "head": np.array([0, 0, 1, 1], np.int64),
+            "tail": np.array([0, 0, 1, 0], np.int64),
+            "w": rand(RNG, 2, 3, 3, 3),
+        },
+        (3, 5, 5),
+    )
+    if absorbed:
+        (op,) = ir
+        assert op.inputs == ["x"]
+        assert op.attrs["pads"] == ((2, 1, 1, 1) if reader.op_type == "Conv" else (1, 1, 1, 0))
+    else:
+        assert [op.kind for op in ir][0] == IrKind.CONV and ir[0].attrs["pads"] == (1, 1, 1, 0)

@@ -7,9 +7,7 @@ removes or merges nodes:
   elementwise ops between them, which commute with a transpose (a constant operand, e.g. a bias or a
   decomposed BatchNormalization, is permuted to the untransposed layout);
 - a Transpose feeding (through such ops) a ReduceMean with keepdims=0 goes, the mean's axes permuted;
-- Transpose(perm [1, 0]) feeding Gemm(transA=1) becomes Gemm(transA=0) on the untransposed input;
-- a constant zero Pad of the spatial axes feeding a Conv, or an AveragePool that counts pads, moves into
-  the consumer's `pads`.
+- Transpose(perm [1, 0]) feeding Gemm(transA=1) becomes Gemm(transA=0) on the untransposed input.
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ def normalise(model: onnx.ModelProto) -> onnx.ModelProto:
     _remove_aliases(model.graph)
     _cancel_transposes(model.graph)
     _untranspose_gemm(model.graph)
-    _fold_pads(model.graph)
     return model
 
 
@@ -249,59 +246,6 @@ def _untranspose_gemm(graph: onnx.GraphProto) -> None:
             del node.attribute[:]
             node.attribute.extend(kept)
             dead.append(src)
-    _remove(graph, dead)
-
-
-def spatial_pads(node: onnx.NodeProto, pads: np.ndarray | None) -> tuple[int, int, int, int] | None:
-    """(top, left, bottom, right) of a constant zero Pad of a rank-4 tensor's H and W axes, else None."""
-    a = attrs(node)
-    if a.get("mode", "constant") != "constant" or pads is None or pads.size != 8 or np.any(pads < 0):
-        return None
-    p = [int(v) for v in pads.reshape(-1)]
-    if p[0] or p[1] or p[4] or p[5]:
-        return None
-    return (p[2], p[3], p[6], p[7])
-
-
-def pad_inputs(node: onnx.NodeProto, values: dict[str, np.ndarray]) -> tuple[np.ndarray | None, float]:
-    """(pads, constant value) of a Pad node: attributes before opset 11, inputs from 11 on."""
-    a = attrs(node)
-    if "pads" in a:
-        return np.asarray(a["pads"]), float(a.get("value", 0.0))
-    pads = values.get(node.input[1]) if len(node.input) > 1 else None
-    value = values.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if len(node.input) > 3 and node.input[3]:
-        return None, 0.0  # an axes input: not folded
-    return pads, 0.0 if value is None else float(np.asarray(value).reshape(-1)[0])
-
-
-def _fold_pads(graph: onnx.GraphProto) -> None:
-    readers, values = _consumers(graph), _constants(graph)
-    dead = []
-    for node in graph.node:
-        if node.op_type != "Pad" or len(readers.get(node.output[0], [])) != 1:
-            continue
-        (consumer,) = readers[node.output[0]]
-        pads, value = pad_inputs(node, values)
-        extra = spatial_pads(node, pads)
-        if consumer is None or extra is None or value != 0.0 or consumer.input[0] != node.output[0]:
-            continue
-        a = attrs(consumer)
-        if a.get("auto_pad", "NOTSET") != "NOTSET":
-            continue
-        if consumer.op_type == "AveragePool" and not a.get("count_include_pad", 0):
-            continue
-        if consumer.op_type not in ("Conv", "AveragePool"):
-            continue
-        old = list(a.get("pads", (0, 0, 0, 0)))
-        if len(old) != 4:
-            continue
-        new = [o + e for o, e in zip(old, extra, strict=True)]
-        kept = [x for x in consumer.attribute if x.name != "pads"]
-        del consumer.attribute[:]
-        consumer.attribute.extend([*kept, helper.make_attribute("pads", new)])
-        consumer.input[0] = node.input[0]
-        dead.append(node)
     _remove(graph, dead)
 
 

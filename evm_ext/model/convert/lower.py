@@ -6,7 +6,8 @@ nodes are not lowered: their values (from calibration) become constants. Ops the
 are expressed with kinds it has, exactly:
 - Resize/Upsample (nearest, integer scales) -> a depthwise ConvTranspose with kernel = stride = scale and
   all-ones weights (each output position receives exactly one input);
-- a zero Pad nothing could absorb -> a depthwise 1x1 Conv with all-ones weights and those pads;
+- a zero Pad of H and W read only by a Conv or an AveragePool that counts pads -> that op's pads;
+  read by anything else -> a depthwise 1x1 Conv with all-ones weights and those pads;
 - BatchNormalization with nothing to fold into -> a depthwise 1x1 Conv (C, H, W) or a diagonal fully
   connected layer (C,);
 - ReduceMean over H and W -> a global AvgPool (after a Transpose for NHWC);
@@ -25,7 +26,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from evm_ext.model.convert.calibrate import Calibration
-from evm_ext.model.convert.graph import attrs, pad_inputs, spatial_pads, uses
+from evm_ext.model.convert.graph import attrs, uses
 from evm_ext.model.convert.ir import LINEAR_KINDS, IrKind, IrOp, label
 from evm_ext.model.errors import ConversionError
 
@@ -107,6 +108,11 @@ class Lowering:
         self.opsets = list(model.opset_import)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
         self.uses = uses(self.graph)
+        self.readers: dict[str, list[onnx.NodeProto]] = {}
+        for node in self.graph.node:
+            for name in node.input:
+                self.readers.setdefault(name, []).append(node)
+        self.absorbed: dict[str, tuple[str, tuple[int, int, int, int]]] = {}  # Pad output -> (input, pads)
 
     def run(self) -> list[IrOp]:
         for node in self.graph.node:
@@ -347,11 +353,12 @@ class Lowering:
             "pads": self.pads(node, a, w.shape[2:]),
             "output_padding": tuple(a.get("output_padding", (0, 0))),
         }
+        x = self.unpad(node, attrs_)
         conv = node.op_type == "Conv"
         self.emit(
             IrKind.CONV if conv else IrKind.CONV_TRANSPOSE,
             node,
-            [node.input[0]],
+            [x],
             weight=np.asarray(w if conv else swap_group_axes(w, group), np.float64),
             bias=np.zeros(cout) if c is None else np.asarray(c, np.float64),
             attrs=attrs_,
@@ -369,15 +376,15 @@ class Lowering:
             self.emit(IrKind.MAX_POOL, node, [node.input[0]], attrs=geometry)
         else:
             geometry["count_include_pad"] = bool(a.get("count_include_pad", 0))
-            self.emit(IrKind.AVG_POOL, node, [node.input[0]], attrs=geometry)
+            self.emit(IrKind.AVG_POOL, node, [self.unpad(node, geometry)], attrs=geometry)
 
-    def global_pool(self, node: onnx.NodeProto, a: dict, live: list[str], output: str = "") -> None:
+    def global_pool(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         shape = self.sample_shape(node.input[0])
         if len(shape) != 3:
             raise ConversionError(f"{label(node)}: needs a (C, H, W) input, got per-sample shape {shape}")
         kind = IrKind.MAX_POOL if node.op_type == "GlobalMaxPool" else IrKind.AVG_POOL
         geometry = {"kernel": shape[1:], "count_include_pad": False}
-        self.emit(kind, node, [node.input[0]], output, attrs=geometry)
+        self.emit(kind, node, [node.input[0]], attrs=geometry)
 
     def reduce_mean(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         """ReduceMean over the spatial axes of (C, H, W) or (H, W, C): a global average pool."""
@@ -471,14 +478,27 @@ class Lowering:
         )
 
     def pad(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
-        """A zero Pad of H and W that no consumer absorbed: a depthwise 1x1 conv with those pads."""
-        pads, value = pad_inputs(node, self.consts)
-        spatial = spatial_pads(node, None if pads is None else np.asarray(pads))
-        if spatial is None or value != 0.0:
+        """A zero Pad of H and W: absorbed by its one reader if that pads with real 0 itself (a Conv, an
+        AveragePool that counts pads), else a depthwise 1x1 conv with those pads."""
+        spatial = _spatial_pads(node, a, self.consts)
+        if spatial is None:
             raise ConversionError(
                 f"unsupported operator: {label(node)}: only a constant zero Pad of the H and W axes is "
                 f"supported (nearest supported: the pads attribute of the next Conv or pool)"
             )
+        readers = self.readers.get(node.output[0], [])
+        if (
+            self.uses[node.output[0]] == 1
+            and len(readers) == 1
+            and readers[0].input[0] == node.output[0]
+            and (
+                readers[0].op_type == "Conv"
+                or (readers[0].op_type == "AveragePool" and attrs(readers[0]).get("count_include_pad", 0))
+            )
+        ):
+            self.absorbed[node.output[0]] = (node.input[0], spatial)
+            self.live[node.output[0]] = self.live[node.input[0]]
+            return
         self.emit(
             IrKind.CONV,
             node,
@@ -492,6 +512,15 @@ class Lowering:
                 "pads": spatial,
             },
         )
+
+    def unpad(self, node: onnx.NodeProto, geometry: dict) -> str:
+        """The node's input before an absorbed Pad (whose pads are added to `geometry`), else its input."""
+        x = node.input[0]
+        if x not in self.absorbed:
+            return x
+        src, extra = self.absorbed[x]
+        geometry["pads"] = tuple(p + e for p, e in zip(geometry["pads"], extra, strict=True))
+        return src
 
     def resize(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         """Nearest-neighbour upsampling by integer factors: a depthwise ConvTranspose of ones."""
@@ -552,6 +581,27 @@ class Lowering:
         got = session.run(None, {node.input[0]: grid})[0]
         want = grid.repeat(factors[0], axis=2).repeat(factors[1], axis=3)
         return got.shape == want.shape and bool(np.array_equal(got, want))
+
+
+def _spatial_pads(
+    node: onnx.NodeProto, a: dict, consts: dict[str, np.ndarray]
+) -> tuple[int, int, int, int] | None:
+    """(top, left, bottom, right) of a constant zero Pad of the H and W axes of (N, C, H, W), else None.
+
+    Pads and value are attributes before opset 11 and inputs from 11 on (an `axes` input is refused)."""
+    if "pads" in a:
+        pads, value = np.asarray(a["pads"]), a.get("value", 0.0)
+    else:
+        pads = consts.get(node.input[1]) if len(node.input) > 1 else None
+        value = consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
+        if len(node.input) > 3 and node.input[3]:
+            return None
+    if a.get("mode", "constant") != "constant" or pads is None or np.asarray(pads).size != 8:
+        return None
+    p = [int(v) for v in np.asarray(pads).reshape(-1)]
+    if min(p) < 0 or p[0] or p[1] or p[4] or p[5] or float(np.asarray(value).reshape(-1)[0]) != 0.0:
+        return None
+    return (p[2], p[3], p[6], p[7])
 
 
 def swap_group_axes(w: np.ndarray, groups: int) -> np.ndarray:
