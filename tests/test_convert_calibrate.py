@@ -104,3 +104,12 @@ def test_bad_calibration_arrays_are_refused(calib, match):
 def test_batch_must_be_positive():
     with pytest.raises(ConversionError, match="batch must be >= 1"):
         Calibration(onnx_model(NODES, INITS, SHAPE), CALIB, batch=0)
+
+
+def test_batch_1_flatten_at_axis_0_is_a_per_sample_flatten():
+    """At batch 1, Flatten(axis=0) gives (1, C*H*W): the per-sample vector."""
+    nodes = [node("Flatten", ["x"], ["f"], axis=0), node("Gemm", ["f", "w"], ["y"], transB=1)]
+    model = _with_batch(onnx_model(nodes, {"w": rand(RNG, 3, 50)}, SHAPE), 1)
+    converted = convert(model, CALIB)
+    assert [op.kind.name.lower() for op in converted.ops] == ["reshape", "fully_connected"]
+    assert converted.ops[0].out.shape == (50,)

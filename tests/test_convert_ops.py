@@ -389,3 +389,33 @@ def test_add_of_a_non_per_channel_constant_is_refused():
         (3, 4, 4),
         r"Add node 'add'.*nearest supported: a per-channel bias Add right after Conv/Gemm",
     )
+
+
+@pytest.mark.parametrize(
+    "nodes,inits,shape",
+    [
+        ([node("Transpose", ["x"], ["y"], perm=[1, 0], name="n")], {}, (4,)),
+        ([node("Concat", ["x", "c"], ["y"], axis=1, name="n")], {"c": np.ones((8, 2), np.float32)}, (4,)),
+        ([node("ArgMax", ["x"], ["y"], axis=1, select_last_index=1, name="n")], {}, (4,)),
+        ([node("Softmax", ["x"], ["y"], axis=0, name="n")], {}, (4,)),
+        (
+            [node("Gemm", ["x", "w", "c"], ["y"], name="n")],
+            {"w": rand(RNG, 4, 3), "c": rand(RNG, 8, 3)},
+            (4,),
+        ),
+        ([node("MatMul", ["x", "w"], ["y"], name="n")], {"w": rand(RNG, 2, 4, 3)}, (4,)),
+        ([node("Mul", ["x", "x"], ["m"]), node("Pow", ["m", "x"], ["y"], name="n")], {}, (4,)),
+    ],
+    ids=[
+        "transpose_batch",
+        "concat_constant",
+        "argmax_last",
+        "softmax_batch",
+        "gemm_c",
+        "matmul_3d",
+        "pow_live",
+    ],
+)
+def test_refused_op_forms_name_the_node_and_an_alternative(nodes, inits, shape):
+    op_type = nodes[-1].op_type
+    _fails(nodes, inits, shape, rf"{op_type} node 'n'.*\(nearest supported: [^)]+")

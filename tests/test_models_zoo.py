@@ -56,3 +56,8 @@ def test_fixed_and_symbolic_batch_exports_of_one_torch_model_convert_to_the_same
     """Calibration does not depend on how the batch axis was exported (Keras re-traces: not compared)."""
     for base in ("cnn_legacy", "cnn_dynamo", "resnet_block", "upsampler"):
         assert RECORDED[f"{base}_b1"]["hash"] == RECORDED[f"{base}_dyn"]["hash"], base
+
+
+@pytest.mark.parametrize("entry", ZOO, ids=[e.stem for e in ZOO])
+def test_zoo_file_passes_the_onnx_checker(entry: Entry) -> None:
+    onnx.checker.check_model(onnx.load(str(entry.onnx)), full_check=True)

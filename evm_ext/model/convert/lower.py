@@ -167,7 +167,10 @@ class Lowering:
         rank = len(self.cal.shape[node.input[0]]) + 1
         axis = axis + rank if axis < 0 else axis
         if not 1 <= axis < rank:
-            raise ConversionError(f"{label(node)}: axis {axis} must not be the batch axis")
+            raise ConversionError(
+                f"{label(node)}: axis {axis} is the batch axis "
+                f"(nearest supported: the same op over a per-sample axis)"
+            )
         return axis - 1
 
     def pads(self, node: onnx.NodeProto, a: dict, kernel: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -176,7 +179,10 @@ class Lowering:
         if mode in ("NOTSET", "VALID"):
             pads = tuple(a.get("pads", (0, 0, 0, 0))) if mode == "NOTSET" else (0, 0, 0, 0)
             if len(pads) != 4:
-                raise ConversionError(f"{label(node)}: only 2-D windows are supported")
+                raise ConversionError(
+                    f"{label(node)}: only 2-D windows are supported "
+                    f"(nearest supported: the 2-D op on (C, 1, L))"
+                )
             return pads
         begin, end = [], []
         for size, k, s, d in zip(
@@ -217,11 +223,17 @@ class Lowering:
                 f"export x @ W (transA=0), or transpose with perm [1, 0] right before it"
             )
         if x not in self.live or w is None:
-            raise ConversionError(f"{label(node)}: only x @ W(+C) with a constant W is supported")
+            raise ConversionError(
+                f"{label(node)}: only x @ W(+C) with a constant W is supported "
+                f"(nearest supported: Gemm with its weight as an initializer)"
+            )
         w = (w if a.get("transB", 0) else w.T) * a.get("alpha", 1.0)
         c = self.const(node.input[2]) if len(node.input) > 2 else None
         if c is not None and c.size not in (1, w.shape[0]):
-            raise ConversionError(f"{label(node)}: C must be a per-output-channel constant")
+            raise ConversionError(
+                f"{label(node)}: C must be a per-output-channel constant "
+                f"(nearest supported: C of shape (N_out,) or a scalar)"
+            )
         b = np.zeros(w.shape[0]) if c is None else np.broadcast_to(c.reshape(-1), w.shape[:1])
         self.emit(
             IrKind.FULLY_CONNECTED, node, [x], weight=w, bias=np.array(b, np.float64) * a.get("beta", 1.0)
@@ -256,7 +268,8 @@ class Lowering:
     def unary(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         if len(live) != 1 or not self.scalar_inputs(node):
             raise ConversionError(
-                f"unsupported operator: {label(node)}: its other inputs must be input-independent scalars"
+                f"unsupported operator: {label(node)}: its other inputs must be input-independent scalars "
+                f"(nearest supported: {node.op_type} with scalar constant operands)"
             )
         self.emit(IrKind.LOOKUP, node, live)
 
@@ -339,10 +352,15 @@ class Lowering:
     def conv(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         w = self.const(node.input[1])
         if w is None or w.ndim != 4:
-            raise ConversionError(f"{label(node)}: only 2-D convolutions with constant weights are supported")
+            raise ConversionError(
+                f"{label(node)}: only 2-D convolutions with constant weights are supported "
+                f"(nearest supported: Conv2d with its weight as an initializer; a 1-D conv as a 1xk Conv2d)"
+            )
         auto_pad = a.get("auto_pad", "NOTSET")
         if node.op_type == "ConvTranspose" and auto_pad not in ("NOTSET", "VALID"):
-            raise ConversionError(f"{label(node)}: auto_pad {auto_pad} is not supported; export pads")
+            raise ConversionError(
+                f"{label(node)}: auto_pad {auto_pad} is not supported (nearest supported: explicit pads)"
+            )
         c = self.const(node.input[2]) if len(node.input) > 2 else None
         group = a.get("group", 1)
         cout = w.shape[0] if node.op_type == "Conv" else w.shape[1] * group
@@ -432,7 +450,10 @@ class Lowering:
     def transpose(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         perm = list(a.get("perm", []))
         if not perm or perm[0] != 0:
-            raise ConversionError(f"{label(node)}: the batch axis must stay first (perm {perm})")
+            raise ConversionError(
+                f"{label(node)}: the batch axis must stay first, perm is {perm} "
+                f"(nearest supported: Transpose with perm[0] = 0)"
+            )
         self.emit(IrKind.TRANSPOSE, node, [node.input[0]], attrs={"perm": tuple(p - 1 for p in perm[1:])})
 
     def concat(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
@@ -459,7 +480,10 @@ class Lowering:
 
     def argmax(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         if a.get("select_last_index", 0):
-            raise ConversionError(f"{label(node)}: select_last_index is not supported")
+            raise ConversionError(
+                f"{label(node)}: select_last_index is not supported "
+                f"(nearest supported: ArgMax with select_last_index=0)"
+            )
         axis = self.sample_axis(node, a.get("axis", 0))
         self.emit(
             IrKind.ARGMAX, node, [node.input[0]], attrs={"axis": axis, "keepdims": bool(a.get("keepdims", 1))}
