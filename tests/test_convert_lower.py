@@ -12,7 +12,8 @@ from evm_ext.model import ConversionError
 from evm_ext.model.convert import graph
 from evm_ext.model.convert.calibrate import Calibration
 from evm_ext.model.convert.ir import IrKind
-from evm_ext.model.convert.lower import HANDLERS, Lowering, unsupported
+from evm_ext.model.convert.lower import HANDLERS, Lowering
+from evm_ext.model.convert.support import unsupported
 from tests.engine_onnx import onnx_model, rand
 
 RNG = np.random.default_rng(9)
@@ -127,7 +128,7 @@ def test_every_handler_is_registered_once_per_op_type():
     ],
 )
 def test_unsupported_names_the_nearest_alternative(op_type, alternative):
-    error = unsupported(node(op_type, ["x"], ["y"], name="n1"))
+    error = unsupported(node(op_type, ["x"], ["y"], name="n1"), HANDLERS)
     assert isinstance(error, ConversionError)
     assert f"{op_type} node 'n1'" in str(error) and f"nearest supported: {alternative}" in str(error)
 
