@@ -111,3 +111,29 @@ def test_load_refuses_two_outputs_and_unreadable_files(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ConversionError, match="cannot read ONNX model"):
         graph.load(bad)
+
+
+def test_transpose_into_a_mean_that_would_reorder_the_kept_axes_stays():
+    """Mean over W of NHWC keeps (N, H, C); over W of NCHW it would keep (N, C, H): not the same tensor."""
+    m = onnx_model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 3, 1]),
+            node("ReduceMean", ["a"], ["y"], axes=[2], keepdims=0),
+        ],
+        {},
+        (3, 4, 5),
+    )
+    assert _normalised(m, (3, 4, 5)) == ["Transpose", "ReduceMean"]
+
+
+def test_transposes_cancel_across_a_constant_minus_the_activation():
+    m = onnx_model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 3, 1]),
+            node("Sub", ["c", "a"], ["s"]),
+            node("Transpose", ["s"], ["y"], perm=[0, 3, 1, 2]),
+        ],
+        {"c": rand(RNG, 5, 3)},
+        (3, 4, 5),
+    )
+    assert _normalised(m, (3, 4, 5)) == ["Sub"]

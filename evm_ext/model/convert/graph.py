@@ -143,7 +143,7 @@ def _chain_input(node: onnx.NodeProto, values: dict[str, np.ndarray]) -> int | N
         return 0
     if node.op_type in WITH_CONSTANT and len(node.input) == 2:
         const = [n in values for n in node.input]
-        if const == [False, True] or (const == [True, False] and node.op_type in ("Add", "Mul")):
+        if const.count(False) == 1:
             return const.index(False)
     return None
 
@@ -179,7 +179,7 @@ def _cancel_transposes(graph: onnx.GraphProto) -> None:
             if src is None or src.op_type != "Transpose" or len(readers[src.output[0]]) != 1:
                 continue
             perm = _perm(src)
-            if axes is None and [perm[p] for p in _perm(last)] != list(range(len(perm))):
+            if not _cancels(perm, _perm(last) if axes is None else None, axes):
                 continue
             if axes is None and not chain and last.output[0] in {o.name for o in graph.output}:
                 continue
@@ -201,6 +201,21 @@ def _cancel_transposes(graph: onnx.GraphProto) -> None:
                 _remove(graph, [src, last])
             changed = True
             break
+
+
+def _cancels(perm: list[int], inverse: list[int] | None, axes: list[int] | None) -> bool:
+    """Transpose(perm) then Transpose(inverse) is the identity; or, with `axes`, a mean over those axes
+    of the transposed tensor (keepdims=0) equals the mean over the permuted axes of the untransposed one
+    (the kept axes stay in the same order)."""
+    if not perm:
+        return False
+    if axes is None:
+        return (
+            inverse is not None and len(inverse) == len(perm) and [perm[p] for p in inverse] == sorted(perm)
+        )
+    reduced = {a % len(perm) for a in axes}
+    kept = [perm[a] for a in range(len(perm)) if a not in reduced]
+    return kept == sorted(kept)
 
 
 def _set_axes(graph: onnx.GraphProto, node: onnx.NodeProto, axes: list[int]) -> None:
