@@ -134,6 +134,27 @@ CASES = [
         ["conv"],
     ),
     (
+        "decomposed_batchnorm_after_relu_is_a_per_channel_affine",
+        [
+            node("Relu", ["x"], ["r"]),
+            node("Sub", ["r", "mu"], ["s"]),
+            node("Mul", ["s", "k"], ["m"]),
+            node("Add", ["m", "be"], ["y"]),
+        ],
+        {"mu": rand(RNG, 3, 1, 1), "k": rand(RNG, 3, 1, 1) + 1, "be": rand(RNG, 3, 1, 1)},
+        (3, 4, 4),
+        1.5,
+        ["lookup", "conv"],
+    ),
+    (
+        "constant_minus_vector_and_division_per_channel",
+        [node("Sub", ["c", "x"], ["s"]), node("Relu", ["s"], ["r"]), node("Div", ["r", "d"], ["y"])],
+        {"c": rand(RNG, 5), "d": np.abs(rand(RNG, 5)) + 0.5},
+        (5,),
+        1.0,
+        ["fully_connected", "fully_connected"],  # c - x with the ReLU fused, then x / d (after a clamp)
+    ),
+    (
         "reduce_mean_hw_is_global_avgpool",
         [node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=1)],
         {},
@@ -387,7 +408,8 @@ def test_add_of_a_non_per_channel_constant_is_refused():
         [node("Add", ["x", "c"], ["y"], name="add")],
         {"c": rand(RNG, 3, 4, 4)},
         (3, 4, 4),
-        r"Add node 'add'.*nearest supported: a per-channel bias Add right after Conv/Gemm",
+        r"Add node 'add'.*neither a scalar nor one value per channel "
+        r"\(nearest supported: a per-channel or scalar Add\)",
     )
 
 

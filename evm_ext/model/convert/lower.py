@@ -8,8 +8,8 @@ are expressed with kinds it has, exactly:
   all-ones weights (each output position receives exactly one input);
 - a zero Pad of H and W read only by a Conv or an AveragePool that counts pads -> that op's pads;
   read by anything else -> a depthwise 1x1 Conv with all-ones weights and those pads;
-- BatchNormalization with nothing to fold into -> a depthwise 1x1 Conv (C, H, W) or a diagonal fully
-  connected layer (C,);
+- BatchNormalization, or Add/Sub/Mul/Div of a per-channel constant, with nothing to fold into -> a
+  per-channel affine: a depthwise 1x1 Conv (C, H, W) or a diagonal fully connected layer (C,);
 - ReduceMean over H and W -> a global AvgPool (after a Transpose for NHWC);
 - opset < 13 Softmax over several axes -> Reshape, Softmax, Reshape.
 """
@@ -195,12 +195,47 @@ class Lowering:
             self.emit(IrKind.LOOKUP, node, live)
         elif t in ("Add", "Mul") and len(live) == 2 and len(node.input) == 2:
             self.emit(IrKind.ADD if t == "Add" else IrKind.MUL, node, list(node.input))
-        else:
+        elif len(live) == 2:
             raise ConversionError(
-                f"unsupported operator: {label(node)}: {t} of an activation with a non-scalar constant "
-                f"(nearest supported: a per-channel bias Add right after Conv/Gemm, a scalar {t}, or Add/Mul "
-                f"of two activations)"
+                f"unsupported operator: {label(node)}: {t} of two activations "
+                f"(nearest supported: Add, or Mul, of two activations; x - y as x + (-1 * y))"
             )
+        elif not self.channel_affine(node, live[0]):
+            raise ConversionError(
+                f"unsupported operator: {label(node)}: {t} of an activation and a constant that is neither a "
+                f"scalar nor one value per channel (nearest supported: a per-channel or scalar {t})"
+            )
+
+    def channel_affine(self, node: onnx.NodeProto, live: str) -> bool:
+        """x + c, x - c, c - x, x * c, x / c with c per channel: a standalone per-channel affine."""
+        first = node.input[0] == live
+        c = self.per_channel(live, self.const(node.input[1] if first else node.input[0]))
+        if c is None or (node.op_type == "Div" and not first):
+            return False
+        ones = np.ones_like(c)
+        k, b = {
+            "Add": (ones, c),
+            "Sub": (ones, -c) if first else (-ones, c),
+            "Mul": (c, 0 * c),
+            "Div": (1.0 / c, 0 * c),
+        }[node.op_type]
+        self.affine(node, live, k, b)
+        return True
+
+    def affine(self, node: onnx.NodeProto, x: str, k: np.ndarray, b: np.ndarray) -> None:
+        """y[c] = k[c] * x[c] + b[c]: a diagonal fully connected layer on (C,), a depthwise 1x1 conv on
+        (C, H, W)."""
+        if len(self.sample_shape(x)) == 1:
+            self.emit(IrKind.FULLY_CONNECTED, node, [x], weight=np.diag(k), bias=b)
+            return
+        self.emit(
+            IrKind.CONV,
+            node,
+            [x],
+            weight=k.reshape(-1, 1, 1, 1),
+            bias=b,
+            attrs={"group": len(k), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0)},
+        )
 
     def unary(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         if len(live) != 1 or not self.scalar_inputs(node):
@@ -225,23 +260,23 @@ class Lowering:
         c = self.const(other)
         if op is None or c is None or (node.op_type == "Sub" and other == node.input[0]):
             return False
-        squeezed = self.per_channel(op, c)
+        squeezed = self.per_channel(live, c)
         if squeezed is None:
             return False
         op.bias = op.bias + (squeezed if node.op_type == "Add" else -squeezed)
         self.rename(op, node)
         return True
 
-    def per_channel(self, op: IrOp, c: np.ndarray) -> np.ndarray | None:
-        """A constant broadcast against `op`'s output as one value per output channel (C,), else None."""
-        channels = op.bias.shape[0]
+    def per_channel(self, live: str, c: np.ndarray) -> np.ndarray | None:
+        """A constant broadcast against tensor `live` ((C,) or (C, H, W) per sample) as one value per
+        channel (C,), else None."""
+        shape = self.sample_shape(live)
+        channels = shape[0] if len(shape) in (1, 3) else 0
         c = np.asarray(c, np.float64)
-        if c.size not in (1, channels):
+        if not channels or c.size not in (1, channels):
             return None
-        if c.size == channels > 1:
-            axis = -1 if op.kind == IrKind.FULLY_CONNECTED else -3
-            if c.ndim < -axis or c.shape[axis] != channels:
-                return None
+        if c.size == channels > 1 and (c.ndim < len(shape) or c.shape[-len(shape)] != channels):
+            return None
         return np.broadcast_to(c.reshape(-1), (channels,))
 
     def fold_scale(self, node: onnx.NodeProto, live: str) -> bool:
@@ -251,7 +286,7 @@ class Lowering:
         c = self.const(other)
         if op is None or c is None or (node.op_type == "Div" and other == node.input[0]):
             return False
-        k = self.per_channel(op, c)
+        k = self.per_channel(live, c)
         if k is None:
             return False
         k = k if node.op_type == "Mul" else 1.0 / k
@@ -269,22 +304,13 @@ class Lowering:
             op.bias = (op.bias - mean) * k + beta
             self.rename(op, node)
             return
-        shape = self.sample_shape(node.input[0])
-        if len(shape) == 1:  # (C,): a diagonal fully connected layer
-            self.emit(IrKind.FULLY_CONNECTED, node, [node.input[0]], weight=np.diag(k), bias=beta - mean * k)
-            return
-        if len(shape) != 3:
+        if len(self.sample_shape(node.input[0])) not in (1, 3):
             raise ConversionError(
-                f"{label(node)}: standalone BatchNormalization needs a (C,) or (C, H, W) input, got {shape}"
+                f"{label(node)}: standalone BatchNormalization needs a (C,) or (C, H, W) input, got "
+                f"{self.sample_shape(node.input[0])} "
+                f"(nearest supported: BatchNormalization after a Conv or Gemm)"
             )
-        self.emit(
-            IrKind.CONV,
-            node,
-            [node.input[0]],
-            weight=k.reshape(-1, 1, 1, 1),
-            bias=beta - mean * k,
-            attrs={"group": len(k), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0)},
-        )
+        self.affine(node, node.input[0], k, beta - mean * k)
 
     def conv(self, node: onnx.NodeProto, a: dict, live: list[str]) -> None:
         w = self.const(node.input[1])
