@@ -1,4 +1,5 @@
-"""The zoo: ONNX files as exporters write them (made by `python -m models.zoo.export`, committed), and how
+"""The zoo: ONNX files as exporters write them (made by `python -m models.zoo.export` and
+`python -m models.zoo.export_tf2onnx`, committed), and how
 they are measured after conversion (numpy, onnxruntime and the converter; no torch).
 
 Classifiers: accuracy on the 500 digits test images, float (onnxruntime on the ONNX file) against int8
@@ -48,6 +49,11 @@ ZOO = tuple(
         ("cnn_dynamo", "torch.onnx.export(dynamo=True)", "calibration_nchw.npy"),
         ("resnet_block", "torch.onnx.export(dynamo=False)", "calibration_nchw.npy"),
         ("keras_cnn", "keras 3 (torch backend) model.export(format='onnx')", "calibration_nhwc.npy"),
+        (
+            "tf2onnx_cnn",
+            "tf2onnx.convert.from_function (keras 3, TensorFlow backend)",
+            "calibration_nhwc.npy",
+        ),
         ("upsampler", "torch.onnx.export(dynamo=False)", "latents_calibration.npy"),
     )
 )
