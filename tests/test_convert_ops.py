@@ -70,6 +70,19 @@ CASES = [
         ["reshape"],
     ),
     (
+        "constant_node_feeds_reshape",
+        [
+            node(
+                "Constant", [], ["shape"], value=helper.make_tensor("s", TensorProto.INT64, [3], [0, 6, -1])
+            ),
+            node("Reshape", ["x", "shape"], ["y"]),
+        ],
+        {},
+        (2, 3, 4),
+        1e-4,
+        ["reshape"],
+    ),
+    (
         "nhwc_transpose_pair_around_conv_with_bias",
         [
             node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
