@@ -69,6 +69,7 @@ def test_convert_report_on_the_command_line_names_the_worst_layer(tmp_path):
         cwd=ROOT,
         check=True,
     )
+    assert "calibrated on 200 samples, 1 per run (the model's batch axis is fixed at 1)" in proc.stdout
     assert "per-layer error against float on 200 calibration samples" in proc.stdout
     assert "SQNR dB" in proc.stdout and "worst layer: #" in proc.stdout
     assert out.stat().st_size > 0

@@ -116,6 +116,9 @@ def _convert(args: argparse.Namespace) -> None:
         raise ModelInputError(f"cannot read calibration data {args.calib}: {exc}") from None
     result = conversion(args.onnx, calib, batch=args.batch, keep=args.report)
     model = result.model
+    cal = result.calibration
+    axis = f"fixed at {cal.chunk}" if cal.fixed else "symbolic"
+    print(f"calibrated on {len(calib)} samples, {cal.chunk} per run (the model's batch axis is {axis})")
     if args.report:
         _print_report(result, calib)
     args.output.write_bytes(model.encode())

@@ -23,7 +23,8 @@ class Calibration:
     """Observed ranges, per-sample shapes and input-independent values of every tensor.
 
     With `keep=True`, `floats[name]` holds each batched float tensor over the whole calibration set
-    (for the per-layer report).
+    (for the per-layer report). `chunk` is the batch each onnxruntime run took, `fixed` whether the
+    model's input fixes it.
     """
 
     def __init__(self, model: onnx.ModelProto, calib: np.ndarray, batch: int, keep: bool = False) -> None:
@@ -38,6 +39,7 @@ class Calibration:
             raise ConversionError(f"the model must have exactly one input, it has {len(inputs)}")
         self.input_name = inputs[0].name
         chunk, fixed = _chunk_size(inputs[0], calib.shape[1:], batch)
+        self.chunk, self.fixed = chunk, fixed
         names = [o.name for o in session.get_outputs()]
         self.lo: dict[str, float] = {}
         self.hi: dict[str, float] = {}
