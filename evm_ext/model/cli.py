@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evm_ext.model.errors import ModelInputError
 from evm_ext.model.runtime import Model, load_model
+
+if TYPE_CHECKING:
+    from evm_ext.model.convert import Conversion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,7 +132,7 @@ def _convert(args: argparse.Namespace) -> None:
     print(f"hash 0x{model.hash.hex()}")
 
 
-def _print_report(result, calib: np.ndarray) -> None:
+def _print_report(result: Conversion, calib: np.ndarray) -> None:
     from rich.console import Console
     from rich.table import Table
 
