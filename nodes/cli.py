@@ -172,7 +172,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register_model_deploy(model_subparsers: argparse._SubParsersAction) -> None:
-    """Add `deploy` to the `aievm model` subcommands (called by evm_ext/model/cli.py)."""
+    """Add `deploy` to the `aievm model` subcommands (called by evm_ext/cli.py)."""
     parser = model_subparsers.add_parser(
         "deploy",
         help="upload a .aiem model into a ModelStore contract on a node",
