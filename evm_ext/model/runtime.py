@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from functools import cache, cached_property
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from eth_utils import keccak
@@ -16,12 +19,40 @@ from evm_ext.model.format import DEFAULT_LIMITS, Limits, decode_graph, encode_gr
 from evm_ext.model.ops import Conv, MaxPool, Op, OpCost, Value
 from evm_ext.model.quantize import quantize
 
+if TYPE_CHECKING:
+    from evm_ext.model.lowering import Program
+
 # Batches are run in chunks whose temporaries stay under this many elements (cache-sized: measured 1.4x
 # faster per sample than 2**24 on the MNIST CNN and the DCGAN at batch 256).
 _CHUNK_ELEMENTS = 1 << 20
 # OpenBLAS splits a GEMM across threads from about this many MACs. Measured on the shipped models, that
 # is slower (up to 20x for one sample when the cores are busy), so such runs use one BLAS thread.
 _THREADED_MACS = 1 << 18
+
+
+ENGINES = ("compiled", "numpy")
+
+
+@cache
+def engine() -> str:
+    """The engine `Model.run` uses: AIEVM_ENGINE ("compiled", the default, or "numpy", the reference);
+    "numpy" also when numba cannot be imported. Both give bit-identical results (tested)."""
+    name = os.environ.get("AIEVM_ENGINE", "compiled")
+    if name not in ENGINES:
+        raise ValueError(f"AIEVM_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
+    if name == "compiled" and _jit() is None:
+        return "numpy"
+    return name
+
+
+@cache
+def _jit() -> ModuleType | None:
+    """`evm_ext.tensor.jit`, imported on first use (numba takes ~0.4 s to import), or None without numba."""
+    try:
+        from evm_ext.tensor import jit
+    except ImportError:
+        return None
+    return jit
 
 
 @cache
@@ -77,14 +108,38 @@ class Model:
         """Per op: kind, MACs and output elements per sample, from shapes only."""
         return [op.cost() for op in self.ops]
 
+    @cached_property
+    def program(self) -> Program:
+        """The compiled engine's program of this model (`evm_ext.model.lowering`), built on first use."""
+        from evm_ext.model.lowering import lower
+
+        return lower(self.source, self.ops)
+
     def run(self, x_q: np.ndarray) -> np.ndarray:
-        """int8 inputs (N, *input_shape) -> int8 outputs (N, *output_shape)."""
+        """int8 inputs (N, *input_shape) -> int8 outputs (N, *output_shape), on `engine()`."""
+        x_q = self._check_input(x_q)
+        if engine() == "numpy":
+            return self._run_numpy(x_q)
+        return self._run_compiled(x_q)
+
+    def run_numpy(self, x_q: np.ndarray) -> np.ndarray:
+        """`run` on the numpy engine (the reference the compiled engine is tested against)."""
+        return self._run_numpy(self._check_input(x_q))
+
+    def _check_input(self, x_q: np.ndarray) -> np.ndarray:
         x_q = np.asarray(x_q)
         if x_q.dtype != np.int8 or x_q.shape[1:] != self.input_shape:
             raise ModelInputError(
                 f"expected int8 input of shape (N, {', '.join(map(str, self.input_shape))}),"
                 f" got {x_q.dtype} {x_q.shape}"
             )
+        return x_q
+
+    def _run_compiled(self, x: np.ndarray) -> np.ndarray:
+        w8, i64 = self.program
+        return _jit().execute(x.reshape(len(x), self.input_size), w8, i64).reshape(len(x), *self.output_shape)
+
+    def _run_numpy(self, x_q: np.ndarray) -> np.ndarray:
         if len(x_q) <= self._chunk:
             return self._run(x_q)
         return np.concatenate([self._run(x_q[i : i + self._chunk]) for i in range(0, len(x_q), self._chunk)])
@@ -106,8 +161,11 @@ class Model:
         """The INFER semantics: `input_size` int8 bytes in, `output_size` int8 bytes out (one sample)."""
         if len(inp) != self.input_size:
             raise ModelInputError(f"input has {len(inp)} bytes, the model takes {self.input_size}")
-        x = np.frombuffer(inp, dtype=np.int8).reshape((1, *self.input_shape))
-        return self._run(x).tobytes()
+        x = np.frombuffer(inp, dtype=np.int8)
+        if engine() == "numpy":
+            return self._run(x.reshape((1, *self.input_shape))).tobytes()
+        w8, i64 = self.program
+        return _jit().execute(x.reshape(1, self.input_size), w8, i64).tobytes()
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs (N, *input_shape) or one sample -> int8, rounding half to even (off-chain only)."""

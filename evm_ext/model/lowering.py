@@ -1,0 +1,264 @@
+"""Lowering a model's ops to the program of the compiled engine (`evm_ext.tensor.jit`).
+
+The program is two flat arrays: `w8` (int8 weights and lookup tables) and `i64` (header, one record per
+op, then every int64 constant). Constants are the same integers the numpy engine uses: weights as
+stored, biases with the input zero point folded in (`linear.fold_input_zero_point`, for the ops that
+fold it), multipliers, shifts and rounding halves 2**(s-1), tables, and index maps for broadcasting and
+transposition. A reshape gets no record: its value shares its input's arena offset.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from evm_ext.model.ops import (
+    Add,
+    ArgMax,
+    AvgPool,
+    Concat,
+    Conv,
+    ConvTranspose,
+    FullyConnected,
+    Lookup,
+    MaxPool,
+    Mul,
+    Op,
+    Reshape,
+    Softmax,
+    Transpose,
+    Value,
+)
+from evm_ext.tensor import jit
+from evm_ext.tensor.linear import fold_input_zero_point
+
+# A conv's GEMM is dot products over the fan-in (vectorized along it) from this fan-in or below this many
+# output positions; otherwise an axpy over the output positions, read straight from the padded input when
+# the stride is 1 and that at most doubles the columns computed (as `conv.conv2d_gemm`).
+_DOT_FAN_IN = 32
+_DOT_POSITIONS = 8
+
+
+Ins = list[Value]  # an op's input values
+Srcs = list[int]  # their arena offsets
+
+
+class Program(NamedTuple):
+    """The compiled engine's program of one model (read-only after lowering)."""
+
+    w8: np.ndarray
+    i64: np.ndarray
+
+
+class _Builder:
+    def __init__(self, records: int) -> None:
+        self.records = np.zeros((records, jit.RECORD), np.int64)
+        self.consts: list[np.ndarray] = []
+        self.const_size = jit.HEADER + records * jit.RECORD
+        self.weights: list[np.ndarray] = []
+        self.weight_size = 0
+
+    def const(self, values: np.ndarray) -> int:
+        """Append int64 constants; return their offset in i64."""
+        values = np.ascontiguousarray(values, dtype=np.int64).ravel()
+        self.consts.append(values)
+        self.const_size += values.size
+        return self.const_size - values.size
+
+    def weight(self, values: np.ndarray) -> int:
+        """Append int8 values; return their offset in w8."""
+        values = np.ascontiguousarray(values, dtype=np.int8).ravel()
+        self.weights.append(values)
+        self.weight_size += values.size
+        return self.weight_size - values.size
+
+    def channels(self, bias: np.ndarray, m: np.ndarray, shift: np.ndarray) -> int:
+        """Per-channel (bias, M, 2**(s-1), s) as four int64 arrays; return the offset."""
+        shift = shift.astype(np.int64)
+        halves = 1 << (shift - 1)
+        return self.const(np.concatenate([bias.astype(np.int64), m.astype(np.int64), halves, shift]))
+
+
+def lower(source: Value, ops: tuple[Op, ...]) -> Program:
+    """The program running `ops` (values numbered as in `Model.values`) on one sample at a time."""
+    values = [source, *(op.out for op in ops)]
+    offsets = [0]
+    arena = source.size
+    for op in ops:
+        if isinstance(op, Reshape):
+            offsets.append(offsets[op.inputs[0]])
+        else:
+            offsets.append(arena)
+            arena += op.out.size
+    lowered = [op for op in ops if not isinstance(op, Reshape)]
+    b = _Builder(len(lowered))
+    k = 0
+    for index, op in enumerate(ops):
+        if isinstance(op, Reshape):
+            continue
+        r = b.records[k]
+        k += 1
+        ins = [values[i] for i in op.inputs]
+        r[jit.F_IN0] = offsets[op.inputs[0]]
+        r[jit.F_IN1] = offsets[op.inputs[-1]]
+        r[jit.F_OUT] = offsets[index + 1]
+        _LOWER[type(op)](b, r, op, ins, [offsets[i] for i in op.inputs])
+    header = np.zeros(jit.HEADER, np.int64)
+    header[[jit.H_OPS, jit.H_ARENA, jit.H_IN, jit.H_OUT, jit.H_IN_SIZE, jit.H_OUT_SIZE]] = (
+        len(lowered), arena, 0, offsets[-1], source.size, values[-1].size,
+    )
+    i64 = np.concatenate([header, b.records.ravel(), *b.consts])
+    w8 = np.concatenate(b.weights) if b.weights else np.zeros(1, np.int8)
+    i64.flags.writeable = w8.flags.writeable = False
+    return Program(w8, i64)
+
+
+def _gemm_out(r: np.ndarray, op: FullyConnected | Conv | ConvTranspose) -> None:
+    r[jit.P_ZP_OUT], r[jit.P_LO], r[jit.P_HI] = op.requant.zero_point, op.requant.lo, op.requant.hi
+
+
+def _fully_connected(b: _Builder, r: np.ndarray, op: FullyConnected, ins: Ins, srcs: Srcs) -> None:
+    channels, fan_in = op.weight.shape
+    r[jit.F_KIND], r[jit.FC_K], r[jit.FC_C] = jit.K_FC, fan_in, channels
+    r[jit.P_WEIGHT] = b.weight(op.weight)
+    folded = fold_input_zero_point(op.weight, op.bias, ins[0].zero_point, axes=(1,))
+    r[jit.P_CHAN] = b.channels(folded, op.requant.m, op.requant.shift)
+    _gemm_out(r, op)
+
+
+def _geometry(r: np.ndarray, op: Conv | ConvTranspose | MaxPool | AvgPool, x: Value) -> None:
+    g = op.geometry
+    r[jit.G_CIN], r[jit.G_H], r[jit.G_W] = x.shape
+    r[jit.G_COUT] = op.out.shape[0]
+    r[jit.G_GROUPS] = getattr(op, "groups", 1)
+    r[jit.G_KH], r[jit.G_KW] = g.kernel
+    r[jit.G_SH], r[jit.G_SW] = g.stride
+    r[jit.G_DH], r[jit.G_DW] = g.dilation
+    r[jit.G_PT], r[jit.G_PL], r[jit.G_PB], r[jit.G_PR] = g.pads
+    r[jit.G_OH], r[jit.G_OW] = op.out.shape[1:]
+
+
+def _conv(b: _Builder, r: np.ndarray, op: Conv, ins: Ins, srcs: Srcs) -> None:
+    (x,) = ins
+    _geometry(r, op, x)
+    r[jit.F_KIND] = jit.K_CONV
+    cout, cin_g, kh, kw = op.weight.shape
+    (_, h, w), (sh, sw), (dh, dw), (pt, pl, pb, pr) = x.shape, *op.geometry[1:]
+    oh, ow = op.out.shape[1:]
+    hp, wp = h + pt + pb, w + pl + pr
+    ci, i, j = np.meshgrid(np.arange(cin_g), np.arange(kh), np.arange(kw), indexing="ij")
+    if ci.size >= _DOT_FAN_IN or oh * ow < _DOT_POSITIONS:
+        r[jit.P_MODE], rows = jit.MODE_DOT, np.zeros(1, np.int64)
+    elif sh == sw == 1 and wp <= 2 * ow:
+        r[jit.P_MODE], rows = jit.MODE_WIDE, (ci * hp * wp + i * dh * wp + j * dw).ravel()
+    else:
+        r[jit.P_MODE], rows = jit.MODE_AXPY, np.arange(ci.size) * (oh * ow)
+    r[jit.P_ROWS] = b.const(rows)
+    r[jit.P_WEIGHT] = b.weight(op.weight)
+    folded = fold_input_zero_point(op.weight, op.bias, x.zero_point, axes=(1, 2, 3))
+    r[jit.P_CHAN] = b.channels(folded, op.requant.m, op.requant.shift)
+    r[jit.P_ZP_IN] = x.zero_point
+    _gemm_out(r, op)
+
+
+def _conv_transpose(b: _Builder, r: np.ndarray, op: ConvTranspose, ins: Ins, srcs: Srcs) -> None:
+    (x,) = ins
+    _geometry(r, op, x)
+    r[jit.F_KIND] = jit.K_CONV_T
+    cin, cout_g, kh, kw = op.weight.shape
+    cin_g = cin // op.groups
+    # Per group, GEMM rows (co, i, j) by columns ci: the weight transposed as (G, cout_g * kh * kw, cin_g).
+    r[jit.P_WEIGHT] = b.weight(op.weight.reshape(op.groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1))
+    r[jit.P_CHAN] = b.channels(op.bias, op.requant.m, op.requant.shift)
+    r[jit.P_ZP_IN] = x.zero_point
+    _gemm_out(r, op)
+
+
+def _max_pool(b: _Builder, r: np.ndarray, op: MaxPool, ins: Ins, srcs: Srcs) -> None:
+    _geometry(r, op, ins[0])
+    r[jit.F_KIND] = jit.K_MAXPOOL
+
+
+def _avg_pool(b: _Builder, r: np.ndarray, op: AvgPool, ins: Ins, srcs: Srcs) -> None:
+    _geometry(r, op, ins[0])
+    r[jit.F_KIND] = jit.K_AVGPOOL
+    r[jit.A_INCLUDE_PAD] = op.count_include_pad or not any(op.geometry.pads)
+    r[jit.A_ZP] = ins[0].zero_point
+
+
+def _index_map(b: _Builder, x: Value, shape: tuple[int, ...]) -> int:
+    """-1 when x already has `shape`, else the offset of the source index of each output element
+    (numpy broadcasting of the per-sample shapes, as `ops._batched` does)."""
+    if x.shape == shape:
+        return -1
+    return b.const(np.broadcast_to(np.arange(x.size).reshape(x.shape), shape).ravel())
+
+
+def _binary(b: _Builder, r: np.ndarray, op: Add | Mul, ins: Ins, srcs: Srcs) -> None:
+    shape = op.out.shape
+    r[jit.E_SIZE] = op.out.size
+    r[jit.E_MAP_A], r[jit.E_MAP_B] = _index_map(b, ins[0], shape), _index_map(b, ins[1], shape)
+    r[jit.E_ZA], r[jit.E_ZB] = ins[0].zero_point, ins[1].zero_point
+    r[jit.E_ZP] = op.out.zero_point
+    if isinstance(op, Add):
+        r[jit.F_KIND] = jit.K_ADD
+        r[jit.E_MA], r[jit.E_MB] = op.multipliers
+        r[jit.E_SHIFT], r[jit.E_LO], r[jit.E_HI] = op.shift, op.lo, op.hi
+    else:
+        r[jit.F_KIND] = jit.K_MUL
+        r[jit.E_M], r[jit.E_SHIFT] = int(op.requant.m[0]), int(op.requant.shift[0])
+        r[jit.E_LO], r[jit.E_HI] = op.requant.lo, op.requant.hi
+
+
+def _lookup(b: _Builder, r: np.ndarray, op: Lookup, ins: Ins, srcs: Srcs) -> None:
+    r[jit.F_KIND], r[jit.E_SIZE], r[jit.E_TABLE] = jit.K_LOOKUP, op.out.size, b.weight(op.table)
+
+
+def _transpose(b: _Builder, r: np.ndarray, op: Transpose, ins: Ins, srcs: Srcs) -> None:
+    r[jit.F_KIND], r[jit.E_SIZE] = jit.K_TRANSPOSE, op.out.size
+    r[jit.E_MAP_A] = b.const(np.arange(ins[0].size).reshape(ins[0].shape).transpose(op.perm).ravel())
+
+
+def _axis(r: np.ndarray, shape: tuple[int, ...], axis: int) -> None:
+    r[jit.X_OUTER] = math.prod(shape[:axis])
+    r[jit.X_LEN] = shape[axis]
+    r[jit.X_INNER] = math.prod(shape[axis + 1 :])
+
+
+def _concat(b: _Builder, r: np.ndarray, op: Concat, ins: Ins, srcs: Srcs) -> None:
+    r[jit.F_KIND] = jit.K_CONCAT
+    _axis(r, op.out.shape, op.axis)
+    parts = [
+        (src, v.shape[op.axis], v.zero_point, int(m), int(s))
+        for src, v, m, s in zip(srcs, ins, op.requant.m, op.requant.shift, strict=True)
+    ]
+    r[jit.X_PARTS], r[jit.X_NPARTS], r[jit.E_ZP] = b.const(np.array(parts)), len(parts), op.out.zero_point
+
+
+def _softmax(b: _Builder, r: np.ndarray, op: Softmax, ins: Ins, srcs: Srcs) -> None:
+    r[jit.F_KIND] = jit.K_SOFTMAX
+    _axis(r, ins[0].shape, op.axis)
+    r[jit.X_TABLE] = b.const(op.table)
+
+
+def _argmax(b: _Builder, r: np.ndarray, op: ArgMax, ins: Ins, srcs: Srcs) -> None:
+    r[jit.F_KIND] = jit.K_ARGMAX
+    _axis(r, ins[0].shape, op.axis)
+
+
+_LOWER = {
+    FullyConnected: _fully_connected,
+    Conv: _conv,
+    ConvTranspose: _conv_transpose,
+    MaxPool: _max_pool,
+    AvgPool: _avg_pool,
+    Add: _binary,
+    Mul: _binary,
+    Lookup: _lookup,
+    Transpose: _transpose,
+    Concat: _concat,
+    Softmax: _softmax,
+    ArgMax: _argmax,
+}

@@ -1,0 +1,353 @@
+"""The compiled engine: one numba-compiled call runs a whole lowered model (integer arithmetic only).
+
+`execute(x, w8, i64)` interprets a *program* made by `evm_ext.model.lowering` from a model's ops: `i64`
+holds a header, one fixed-width record per op and the int64 constants (folded biases, requantization
+multipliers, shifts and rounding halves, tables, index maps); `w8` holds the int8 weights and lookup
+tables. Each sample's values live in one int8 arena at offsets fixed by the lowering.
+
+Every kernel computes the engine's rule exactly as written in `evm_ext.tensor` (docs/quantization.md):
+int8 x int8 products summed in int32 (|sum| < 2**30 by `requant.MAX_FAN_IN`), the folded bias added and
+requantized in int64 (`((acc * M + 2**(s-1)) >> s) + zp`, clamped). Integer sums do not depend on the
+summation order, so the results are bit-identical to the numpy engine on every machine (tests compare
+the two on every op kind and every shipped model). No floating point is used anywhere here.
+
+Kernels compile on first use and are cached on disk by numba (`cache=True`, in `__pycache__` or
+NUMBA_CACHE_DIR), so a process that has run them before loads them instead of compiling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Op kinds of the program (not the format's op codes: a reshape has no record).
+K_FC, K_CONV, K_CONV_T, K_MAXPOOL, K_AVGPOOL, K_LOOKUP, K_ADD, K_MUL = 1, 2, 3, 4, 5, 6, 7, 8
+K_CONCAT, K_TRANSPOSE, K_SOFTMAX, K_ARGMAX = 9, 10, 11, 12
+
+# Header of the program, at i64[0:HEADER].
+H_OPS, H_ARENA, H_IN, H_OUT, H_IN_SIZE, H_OUT_SIZE, H_SCRATCH8, H_SCRATCH32 = 0, 1, 2, 3, 4, 5, 6, 7
+HEADER = 8
+RECORD = 32  # int64 fields per op record; fields 0-3 are kind, input 0, input 1, output (arena offsets)
+F_KIND, F_IN0, F_IN1, F_OUT = 0, 1, 2, 3
+
+# Conv / transposed conv / pool geometry fields (shared layout).
+G_CIN, G_H, G_W, G_COUT, G_GROUPS, G_KH, G_KW, G_SH, G_SW, G_DH, G_DW = 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+G_PT, G_PL, G_PB, G_PR, G_OH, G_OW = 15, 16, 17, 18, 19, 20
+# GEMM ops: weight offset in w8, per-channel constants offset in i64 (4 arrays of C: bias, M, half, shift),
+# input zero point, output zero point and clamp, conv mode, row offsets (conv, in i64).
+P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24, 25, 26, 27, 28
+# Conv modes: stride 1 computed at every padded column (no im2col); im2col then an axpy GEMM over output
+# positions; im2col transposed then a dot-product GEMM over the fan-in (few output positions).
+MODE_WIDE, MODE_AXPY, MODE_DOT = 0, 1, 2
+# Fully connected: fan-in, channels (with P_WEIGHT, P_CHAN, P_ZP_OUT, P_LO, P_HI).
+FC_K, FC_C = 4, 5
+# Elementwise ops: element count, index maps (offset in i64, -1: identity), zero points, multipliers.
+E_SIZE, E_MAP_A, E_MAP_B, E_ZA, E_ZB, E_MA, E_MB, E_M, E_SHIFT, E_ZP, E_LO, E_HI, E_TABLE = (
+    4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+)
+# Avg pool: count_include_pad, input zero point (geometry fields as above).
+A_INCLUDE_PAD, A_ZP = 21, 22
+# Axis ops (concat, softmax, argmax): outer, axis length, inner; concat parts list offset (in i64: per
+# part input offset, axis length, zero point, M, shift) and count; softmax table offset (in i64).
+X_OUTER, X_LEN, X_INNER, X_PARTS, X_NPARTS, X_TABLE = 4, 5, 6, 7, 8, 9
+
+_JIT = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+
+
+@njit(**_JIT)
+def _requant(acc: int, m: int, half: int, shift: int, zp: int, lo: int, hi: int) -> int:
+    """((acc * M + 2**(s-1)) >> s) + zp clamped to [lo, hi], in int64 (`requant.Requantizer`)."""
+    return min(max(((acc * m + half) >> shift) + zp, lo), hi)
+
+
+@njit(**_JIT)
+def _requant_row(acc, out, bias, m, half, shift, zp, lo, hi):
+    """out[i] = requant(acc[i] + bias) for one channel's int32 accumulators (a vectorizable loop)."""
+    for i in range(acc.size):
+        out[i] = min(max((((np.int64(acc[i]) + bias) * m + half) >> shift) + zp, lo), hi)
+
+
+@njit(**_JIT)
+def _gemm_dot(src, k, positions, w, w_base, channels, acc):
+    """acc[c * P + p] = sum_j src[p * K + j] * w[w_base + c * K + j] (int32; vectorized over the fan-in)."""
+    for c in range(channels):
+        row = w[w_base + c * k : w_base + (c + 1) * k]
+        for p in range(positions):
+            col = src[p * k : (p + 1) * k]
+            s = np.int32(0)
+            for j in range(k):
+                s += np.int32(col[j]) * np.int32(row[j])
+            acc[c * positions + p] = s
+
+
+@njit(**_JIT)
+def _gemm_axpy(src, src_base, rows, k, q, w, w_base, channels, acc):
+    """acc[c * Q + i] = sum_j w[w_base + c * K + j] * src[src_base + rows[j] + i] (vectorized over Q)."""
+    for c in range(channels):
+        out = acc[c * q : (c + 1) * q]
+        out[:] = 0
+        for j in range(k):
+            wv = np.int32(w[w_base + c * k + j])
+            if wv == 0:
+                continue
+            start = src_base + rows[j]
+            seg = src[start : start + q]
+            for i in range(q):
+                out[i] += wv * np.int32(seg[i])
+
+
+@njit(**_JIT)
+def _fully_connected(r, arena, w8, i64):
+    k, c = r[FC_K], r[FC_C]
+    acc = np.empty(c, np.int32)
+    _gemm_dot(arena[r[F_IN0] : r[F_IN0] + k], k, 1, w8, r[P_WEIGHT], c, acc)
+    ch, out = r[P_CHAN], r[F_OUT]
+    for o in range(c):
+        arena[out + o] = _requant(
+            np.int64(acc[o]) + i64[ch + o], i64[ch + c + o], i64[ch + 2 * c + o], i64[ch + 3 * c + o],
+            r[P_ZP_OUT], r[P_LO], r[P_HI],
+        )
+
+
+@njit(**_JIT)
+def _pad(arena, src, cin, h, w, pt, pl, hp, wp, fill, buf):
+    """The (cin, hp, wp) input padded with `fill` into buf (int8)."""
+    buf[:] = fill
+    for c in range(cin):
+        for y in range(h):
+            dst = c * hp * wp + (y + pt) * wp + pl
+            row = src + (c * h + y) * w
+            buf[dst : dst + w] = arena[row : row + w]
+
+
+@njit(**_JIT)
+def _conv(r, arena, w8, i64):
+    cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
+    kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
+    pt, pl, pb, pr, oh, ow = r[G_PT], r[G_PL], r[G_PB], r[G_PR], r[G_OH], r[G_OW]
+    hp, wp = h + pt + pb, w + pl + pr
+    cin_g, cout_g = cin // groups, cout // groups
+    k = cin_g * kh * kw
+    mode = r[P_MODE]
+    padded = np.empty(cin * hp * wp + dw * (kw - 1), np.int8)
+    _pad(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN], padded)
+    rows = i64[r[P_ROWS] : r[P_ROWS] + k]
+    width = wp if mode == MODE_WIDE else ow
+    q = oh * width
+    acc = np.empty(cout_g * q, np.int32)
+    cols = np.empty(0 if mode == MODE_WIDE else k * oh * ow, np.int8)
+    ch, out, w_base = r[P_CHAN], r[F_OUT], r[P_WEIGHT]
+    for g in range(groups):
+        base = g * cin_g * hp * wp
+        if mode == MODE_WIDE:
+            _gemm_axpy(padded, base, rows, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+        elif mode == MODE_AXPY:
+            for j in range(k):  # im2col (K, P): tap j = (ci, i, jj) of this group
+                ci, t = j // (kh * kw), j % (kh * kw)
+                off = base + ci * hp * wp + (t // kw) * dh * wp + (t % kw) * dw
+                for y in range(oh):
+                    for x in range(ow):
+                        cols[j * q + y * ow + x] = padded[off + y * sh * wp + x * sw]
+            _gemm_axpy(cols, 0, rows, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+        else:
+            for y in range(oh):  # im2col transposed (P, K): each window's kw taps of a row are adjacent
+                for x in range(ow):
+                    dst = (y * ow + x) * k
+                    for ci in range(cin_g):
+                        for i in range(kh):
+                            off = base + ci * hp * wp + (y * sh + i * dh) * wp + x * sw
+                            for jj in range(kw):
+                                cols[dst + jj] = padded[off + jj * dw]
+                            dst += kw
+            _gemm_dot(cols, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+        for cg in range(cout_g):
+            c = g * cout_g + cg
+            for y in range(oh):
+                _requant_row(
+                    acc[cg * q + y * width : cg * q + y * width + ow],
+                    arena[out + (c * oh + y) * ow : out + (c * oh + y + 1) * ow],
+                    i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c],
+                    r[P_ZP_OUT], r[P_LO], r[P_HI],
+                )
+
+
+@njit(**_JIT)
+def _conv_transpose(r, arena, w8, i64):
+    """Scatter form: cols = W^T (x - zp) per group (int32), each tap added at its output position."""
+    cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
+    kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
+    pt, pl, oh, ow = r[G_PT], r[G_PL], r[G_OH], r[G_OW]
+    cin_g, cout_g = cin // groups, cout // groups
+    hw = h * w
+    taps = cout_g * kh * kw  # GEMM rows per group
+    src, zp = r[F_IN0], np.int16(r[P_ZP_IN])
+    transposed = np.empty(hw * cin_g, np.int16)
+    cols = np.empty(taps * hw, np.int32)
+    total = np.zeros(cout * oh * ow, np.int32)
+    w_base = r[P_WEIGHT]
+    for g in range(groups):
+        for ci in range(cin_g):
+            plane = src + (g * cin_g + ci) * hw
+            for p in range(hw):
+                transposed[p * cin_g + ci] = np.int16(arena[plane + p]) - zp
+        _gemm_dot(transposed, cin_g, hw, w8, w_base + g * taps * cin_g, taps, cols)
+        for cg in range(cout_g):
+            c = g * cout_g + cg
+            for i in range(kh):
+                for j in range(kw):
+                    row = ((cg * kh + i) * kw + j) * hw
+                    # input columns x whose output column x * sw + j * dw - pl is inside [0, ow)
+                    x_lo = max(0, -((j * dw - pl) // sw))
+                    x_hi = min(w, (ow - 1 + pl - j * dw) // sw + 1)
+                    for y in range(h):
+                        oy = y * sh + i * dh - pt
+                        if oy < 0 or oy >= oh:
+                            continue
+                        dst = (c * oh + oy) * ow + j * dw - pl
+                        for x in range(x_lo, x_hi):
+                            total[dst + x * sw] += cols[row + y * w + x]
+    ch, out, n = r[P_CHAN], r[F_OUT], oh * ow
+    for c in range(cout):
+        _requant_row(
+            total[c * n : (c + 1) * n], arena[out + c * n : out + (c + 1) * n],
+            i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c],
+            r[P_ZP_OUT], r[P_LO], r[P_HI],
+        )
+
+
+@njit(**_JIT)
+def _inside(start, dilation, kernel, size):
+    """The taps t in [lo, hi) of a window whose tap t reads index start + t * dilation of [0, size)."""
+    return max(0, -(start // dilation)), min(kernel, (size - 1 - start) // dilation + 1)
+
+
+@njit(**_JIT)
+def _pool(r, arena, average):
+    """Max pool (padding -128, never chosen over a real element) or integer mean rounded half up."""
+    c_n, h, w = r[G_CIN], r[G_H], r[G_W]
+    kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
+    pt, pl, oh, ow = r[G_PT], r[G_PL], r[G_OH], r[G_OW]
+    include_pad, zp = r[A_INCLUDE_PAD], r[A_ZP]
+    src, out = r[F_IN0], r[F_OUT]
+    padded = pt or pl or r[G_PB] or r[G_PR]
+    for c in range(c_n):
+        plane = src + c * h * w
+        for y in range(oh):
+            i_lo, i_hi = _inside(y * sh - pt, dh, kh, h) if padded else (0, kh)
+            for x in range(ow):
+                j_lo, j_hi = _inside(x * sw - pl, dw, kw, w) if padded else (0, kw)
+                best = np.int64(-128)
+                total = np.int64(0)
+                for i in range(i_lo, i_hi):
+                    row = plane + (y * sh + i * dh - pt) * w + x * sw - pl
+                    for j in range(j_lo, j_hi):
+                        v = np.int64(arena[row + j * dw])
+                        total += v
+                        best = max(best, v)
+                if average:
+                    count = np.int64(kh * kw)
+                    inside = np.int64((i_hi - i_lo) * (j_hi - j_lo))
+                    if include_pad:
+                        total += (count - inside) * zp
+                    else:
+                        count = inside
+                    best = (2 * total + count) // (2 * count)
+                arena[out + (c * oh + y) * ow + x] = best
+
+
+@njit(**_JIT)
+def _elementwise(r, arena, w8, i64):
+    kind, n, out = r[F_KIND], r[E_SIZE], r[F_OUT]
+    a, b, map_a, map_b = r[F_IN0], r[F_IN1], r[E_MAP_A], r[E_MAP_B]
+    for i in range(n):
+        if kind == K_LOOKUP:
+            arena[out + i] = w8[r[E_TABLE] + np.int64(arena[a + i]) + 128]
+            continue
+        if kind == K_TRANSPOSE:
+            arena[out + i] = arena[a + i64[map_a + i]]
+            continue
+        xa = np.int64(arena[a + (i if map_a < 0 else i64[map_a + i])]) - r[E_ZA]
+        xb = np.int64(arena[b + (i if map_b < 0 else i64[map_b + i])]) - r[E_ZB]
+        if kind == K_ADD:
+            acc = xa * r[E_MA] + xb * r[E_MB]
+            m = np.int64(1)
+        else:
+            acc = xa * xb
+            m = r[E_M]
+        shift = r[E_SHIFT]
+        arena[out + i] = _requant(acc, m, np.int64(1) << (shift - 1), shift, r[E_ZP], r[E_LO], r[E_HI])
+
+
+@njit(**_JIT)
+def _concat(r, arena, i64):
+    outer, out_len, inner, parts, n_parts = r[X_OUTER], r[X_LEN], r[X_INNER], r[X_PARTS], r[X_NPARTS]
+    zp, out = r[E_ZP], r[F_OUT]
+    start = 0
+    for p in range(n_parts):
+        rec = parts + 5 * p
+        src, length, z, m, shift = i64[rec], i64[rec + 1], i64[rec + 2], i64[rec + 3], i64[rec + 4]
+        half = np.int64(1) << (shift - 1)
+        block = length * inner
+        for o in range(outer):
+            for i in range(block):
+                v = np.int64(arena[src + o * block + i]) - z
+                dst = out + (o * out_len + start) * inner + i
+                arena[dst] = _requant(v, m, half, shift, zp, -128, 127)
+        start += length
+
+
+@njit(**_JIT)
+def _axis(r, arena, i64):
+    """Softmax (`tensor.softmax.softmax`) or ArgMax (first maximum) along an axis."""
+    outer, length, inner, src, out = r[X_OUTER], r[X_LEN], r[X_INNER], r[F_IN0], r[F_OUT]
+    table = r[X_TABLE]
+    for o in range(outer):
+        for i in range(inner):
+            base = o * length * inner + i
+            best, where = np.int64(-129), 0
+            for t in range(length):
+                v = np.int64(arena[src + base + t * inner])
+                if v > best:
+                    best, where = v, t
+            if r[F_KIND] == K_ARGMAX:
+                arena[out + o * inner + i] = where
+                continue
+            s = np.int64(0)
+            for t in range(length):
+                s += i64[table + best - np.int64(arena[src + base + t * inner])]
+            for t in range(length):
+                e = i64[table + best - np.int64(arena[src + base + t * inner])]
+                q = (512 * e + s) // (2 * s) - 128
+                arena[out + base + t * inner] = 127 if q > 127 else q
+
+
+@njit(**_JIT)
+def execute(x, w8, i64):
+    """Run the program in (w8, i64) on int8 samples x (N, input size) -> int8 (N, output size)."""
+    n = x.shape[0]
+    in_off, out_off, out_size = i64[H_IN], i64[H_OUT], i64[H_OUT_SIZE]
+    y = np.empty((n, out_size), np.int8)
+    arena = np.empty(i64[H_ARENA], np.int8)
+    for s in range(n):
+        arena[in_off : in_off + x.shape[1]] = x[s]
+        for k in range(i64[H_OPS]):
+            r = i64[HEADER + k * RECORD : HEADER + (k + 1) * RECORD]
+            kind = r[F_KIND]
+            if kind == K_FC:
+                _fully_connected(r, arena, w8, i64)
+            elif kind == K_CONV:
+                _conv(r, arena, w8, i64)
+            elif kind == K_CONV_T:
+                _conv_transpose(r, arena, w8, i64)
+            elif kind == K_MAXPOOL:
+                _pool(r, arena, False)
+            elif kind == K_AVGPOOL:
+                _pool(r, arena, True)
+            elif kind == K_CONCAT:
+                _concat(r, arena, i64)
+            elif kind == K_SOFTMAX or kind == K_ARGMAX:
+                _axis(r, arena, i64)
+            else:
+                _elementwise(r, arena, w8, i64)
+        y[s] = arena[out_off : out_off + out_size]
+    return y
