@@ -93,6 +93,21 @@ CONVS = {  # name: (input shape, kwargs); covers the WIDE, AXPY and DOT modes of
 }
 
 
+def test_conv_fused_with_the_max_pool_reading_it():
+    rng = np.random.default_rng(8)
+    source = Value((3, 11, 10), 0.02, -4)
+    for mode, k in (("wide", (3, 3)), ("dot", (5, 5))):
+        conv = _conv(rng, 3, 6, k, pads=(1, 1, 1, 1), shift=40)([source])
+        for geometry in (
+            Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+            Geometry((3, 2), (2, 1), (1, 2), (1, 1, 0, 1)),
+        ):
+            pool = MaxPool((1,), [conv.out], geometry)
+            model = Model(source, [conv, pool])
+            assert model.program.i64[jit.H_OPS] == 1, mode  # one fused record
+            _same(model, _inputs(source.shape))
+
+
 @pytest.mark.parametrize("name", sorted(CONVS))
 def test_conv_modes_and_geometries(name):
     shape, kwargs = CONVS[name]
@@ -142,6 +157,7 @@ POOLS = {
     "avg_exclude_pad": lambda ins: AvgPool((0,), ins, Geometry((3, 3), (2, 2), (1, 1), (1, 2, 2, 1)), False),
     "avg_include_pad": lambda ins: AvgPool((0,), ins, Geometry((3, 2), (1, 2), (1, 1), (2, 1, 0, 1)), True),
     "avg_unpadded": lambda ins: AvgPool((0,), ins, Geometry((2, 3), (2, 2), (1, 1), (0, 0, 0, 0)), False),
+    "avg_2x2": lambda ins: AvgPool((0,), ins, Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)), True),
 }
 
 

@@ -10,6 +10,7 @@ transposition. A reshape gets no record: its value shares its input's arena offs
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -84,27 +85,36 @@ class _Builder:
 def lower(source: Value, ops: tuple[Op, ...]) -> Program:
     """The program running `ops` (values numbered as in `Model.values`) on one sample at a time."""
     values = [source, *(op.out for op in ops)]
+    readers = Counter(i for op in ops for i in op.inputs)
+    fused = {  # conv index -> the max pool that alone reads it, run fused (as `runtime._plan`)
+        k: ops[k + 1]
+        for k, op in enumerate(ops[:-1])
+        if isinstance(op, Conv) and isinstance(ops[k + 1], MaxPool)
+        and ops[k + 1].inputs == (k + 1,) and readers[k + 1] == 1
+    }
     offsets = [0]
     arena = source.size
-    for op in ops:
+    for k, op in enumerate(ops):
         if isinstance(op, Reshape):
             offsets.append(offsets[op.inputs[0]])
+        elif k in fused:
+            offsets.append(-1)  # never stored
         else:
             offsets.append(arena)
             arena += op.out.size
-    lowered = [op for op in ops if not isinstance(op, Reshape)]
+    lowered = [k for k, op in enumerate(ops) if not isinstance(op, Reshape) and k - 1 not in fused]
     b = _Builder(len(lowered))
-    k = 0
-    for index, op in enumerate(ops):
-        if isinstance(op, Reshape):
-            continue
-        r = b.records[k]
-        k += 1
+    for r, k in zip(b.records, lowered, strict=True):
+        op = ops[k]
         ins = [values[i] for i in op.inputs]
         r[jit.F_IN0] = offsets[op.inputs[0]]
         r[jit.F_IN1] = offsets[op.inputs[-1]]
-        r[jit.F_OUT] = offsets[index + 1]
+        r[jit.F_OUT] = offsets[k + 1]
         _LOWER[type(op)](b, r, op, ins, [offsets[i] for i in op.inputs])
+        if k in fused:
+            r[jit.F_OUT] = offsets[k + 2]
+            r[jit.P_POOL] = 1
+            _geometry(r, fused[k], op.out, at=jit.FUSED_POOL)
     header = np.zeros(jit.HEADER, np.int64)
     header[[jit.H_OPS, jit.H_ARENA, jit.H_IN, jit.H_OUT, jit.H_IN_SIZE, jit.H_OUT_SIZE]] = (
         len(lowered), arena, 0, offsets[-1], source.size, values[-1].size,
@@ -128,16 +138,18 @@ def _fully_connected(b: _Builder, r: np.ndarray, op: FullyConnected, ins: Ins, s
     _gemm_out(r, op)
 
 
-def _geometry(r: np.ndarray, op: Conv | ConvTranspose | MaxPool | AvgPool, x: Value) -> None:
+def _geometry(r: np.ndarray, op: Conv | ConvTranspose | MaxPool | AvgPool, x: Value, at: int = 0) -> None:
+    """The window geometry fields of `op` on input `x`, at r[at + G_*]."""
     g = op.geometry
-    r[jit.G_CIN], r[jit.G_H], r[jit.G_W] = x.shape
-    r[jit.G_COUT] = op.out.shape[0]
-    r[jit.G_GROUPS] = getattr(op, "groups", 1)
-    r[jit.G_KH], r[jit.G_KW] = g.kernel
-    r[jit.G_SH], r[jit.G_SW] = g.stride
-    r[jit.G_DH], r[jit.G_DW] = g.dilation
-    r[jit.G_PT], r[jit.G_PL], r[jit.G_PB], r[jit.G_PR] = g.pads
-    r[jit.G_OH], r[jit.G_OW] = op.out.shape[1:]
+    f = r[at:]
+    f[jit.G_CIN], f[jit.G_H], f[jit.G_W] = x.shape
+    f[jit.G_COUT] = op.out.shape[0]
+    f[jit.G_GROUPS] = getattr(op, "groups", 1)
+    f[jit.G_KH], f[jit.G_KW] = g.kernel
+    f[jit.G_SH], f[jit.G_SW] = g.stride
+    f[jit.G_DH], f[jit.G_DW] = g.dilation
+    f[jit.G_PT], f[jit.G_PL], f[jit.G_PB], f[jit.G_PR] = g.pads
+    f[jit.G_OH], f[jit.G_OW] = op.out.shape[1:]
 
 
 def _conv(b: _Builder, r: np.ndarray, op: Conv, ins: Ins, srcs: Srcs) -> None:
@@ -149,14 +161,16 @@ def _conv(b: _Builder, r: np.ndarray, op: Conv, ins: Ins, srcs: Srcs) -> None:
     oh, ow = op.out.shape[1:]
     hp, wp = h + pt + pb, w + pl + pr
     ci, i, j = np.meshgrid(np.arange(cin_g), np.arange(kh), np.arange(kw), indexing="ij")
+    weight = op.weight
     if ci.size >= _DOT_FAN_IN or oh * ow < _DOT_POSITIONS:
         r[jit.P_MODE], rows = jit.MODE_DOT, np.zeros(1, np.int64)
+        weight = weight.transpose(0, 2, 3, 1)  # (cout, kh, kw, cin_g): the channels-last column order
     elif sh == sw == 1 and wp <= 2 * ow:
         r[jit.P_MODE], rows = jit.MODE_WIDE, (ci * hp * wp + i * dh * wp + j * dw).ravel()
     else:
         r[jit.P_MODE], rows = jit.MODE_AXPY, np.arange(ci.size) * (oh * ow)
     r[jit.P_ROWS] = b.const(rows)
-    r[jit.P_WEIGHT] = b.weight(op.weight)
+    r[jit.P_WEIGHT] = b.weight(weight)
     folded = fold_input_zero_point(op.weight, op.bias, x.zero_point, axes=(1, 2, 3))
     r[jit.P_CHAN] = b.channels(folded, op.requant.m, op.requant.shift)
     r[jit.P_ZP_IN] = x.zero_point

@@ -27,7 +27,7 @@ K_CONCAT, K_TRANSPOSE, K_SOFTMAX, K_ARGMAX = 9, 10, 11, 12
 # Header of the program, at i64[0:HEADER].
 H_OPS, H_ARENA, H_IN, H_OUT, H_IN_SIZE, H_OUT_SIZE, H_SCRATCH8, H_SCRATCH32 = 0, 1, 2, 3, 4, 5, 6, 7
 HEADER = 8
-RECORD = 32  # int64 fields per op record; fields 0-3 are kind, input 0, input 1, output (arena offsets)
+RECORD = 56  # int64 fields per op record; fields 0-3 are kind, input 0, input 1, output (arena offsets)
 F_KIND, F_IN0, F_IN1, F_OUT = 0, 1, 2, 3
 
 # Conv / transposed conv / pool geometry fields (shared layout).
@@ -39,6 +39,10 @@ P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24
 # Conv modes: stride 1 computed at every padded column (no im2col); im2col then an axpy GEMM over output
 # positions; im2col transposed then a dot-product GEMM over the fan-in (few output positions).
 MODE_WIDE, MODE_AXPY, MODE_DOT = 0, 1, 2
+# A conv whose output only a max pool reads runs fused with it: P_POOL is 1 and the pool's geometry
+# fields are at FUSED_POOL + G_* (the record's output is the pool's).
+P_POOL = 29
+FUSED_POOL = 33
 # Fully connected: fan-in, channels (with P_WEIGHT, P_CHAN, P_ZP_OUT, P_LO, P_HI).
 FC_K, FC_C = 4, 5
 # Elementwise ops: element count, index maps (offset in i64, -1: identity), zero points, multipliers.
@@ -82,16 +86,28 @@ def _gemm_dot(src, k, positions, w, w_base, channels, acc):
 
 @njit(**_JIT)
 def _gemm_axpy(src, src_base, rows, k, q, w, w_base, channels, acc):
-    """acc[c * Q + i] = sum_j w[w_base + c * K + j] * src[src_base + rows[j] + i] (vectorized over Q)."""
+    """acc[c * Q + i] = sum_j w[w_base + c * K + j] * src[src_base + rows[j] + i] (vectorized over Q).
+
+    Four source rows per pass over the accumulators: one load and one store of them per 4 * Q MACs.
+    """
+    k4 = k - k % 4
     for c in range(channels):
         out = acc[c * q : (c + 1) * q]
         out[:] = 0
-        for j in range(k):
-            wv = np.int32(w[w_base + c * k + j])
-            if wv == 0:
-                continue
-            start = src_base + rows[j]
-            seg = src[start : start + q]
+        wc = w[w_base + c * k : w_base + (c + 1) * k]
+        for j in range(0, k4, 4):
+            w0, w1, w2, w3 = np.int32(wc[j]), np.int32(wc[j + 1]), np.int32(wc[j + 2]), np.int32(wc[j + 3])
+            s0 = src[src_base + rows[j] : src_base + rows[j] + q]
+            s1 = src[src_base + rows[j + 1] : src_base + rows[j + 1] + q]
+            s2 = src[src_base + rows[j + 2] : src_base + rows[j + 2] + q]
+            s3 = src[src_base + rows[j + 3] : src_base + rows[j + 3] + q]
+            for i in range(q):
+                out[i] += (
+                    w0 * np.int32(s0[i]) + w1 * np.int32(s1[i]) + w2 * np.int32(s2[i]) + w3 * np.int32(s3[i])
+                )
+        for j in range(k4, k):
+            wv = np.int32(wc[j])
+            seg = src[src_base + rows[j] : src_base + rows[j] + q]
             for i in range(q):
                 out[i] += wv * np.int32(seg[i])
 
@@ -121,7 +137,27 @@ def _pad(arena, src, cin, h, w, pt, pl, hp, wp, fill, buf):
 
 
 @njit(**_JIT)
+def _pad_hwc(arena, src, cin, h, w, pt, pl, hp, wp, fill):
+    """The (cin, h, w) input padded with `fill` to (hp, wp) and stored channels last: (hp, wp, cin)."""
+    buf = np.full(hp * wp * cin, fill, np.int8)
+    for c in range(cin):
+        plane = arena[src + c * h * w : src + (c + 1) * h * w]
+        for y in range(h):
+            dst = buf[((y + pt) * wp + pl) * cin + c :]
+            row = plane[y * w : (y + 1) * w]
+            for x in range(w):
+                dst[x * cin] = row[x]
+    return buf
+
+
+@njit(**_JIT)
 def _conv(r, arena, w8, i64):
+    """Conv as one GEMM per group (`lowering` picks the mode), requantized per output row.
+
+    MODE_WIDE / MODE_AXPY: weights (cout, cin_g * kh * kw) in (ci, i, j) order, over the padded (C, H, W)
+    input read at tap offsets (stride 1) or over im2col rows. MODE_DOT: weights in (i, j, ci) order, over
+    im2col columns copied from the padded input stored channels last (each tap row is one contiguous run).
+    """
     cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
     kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
     pt, pl, pb, pr, oh, ow = r[G_PT], r[G_PL], r[G_PB], r[G_PR], r[G_OH], r[G_OW]
@@ -129,45 +165,66 @@ def _conv(r, arena, w8, i64):
     cin_g, cout_g = cin // groups, cout // groups
     k = cin_g * kh * kw
     mode = r[P_MODE]
-    padded = np.empty(cin * hp * wp + dw * (kw - 1), np.int8)
-    _pad(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN], padded)
-    rows = i64[r[P_ROWS] : r[P_ROWS] + k]
     width = wp if mode == MODE_WIDE else ow
     q = oh * width
     acc = np.empty(cout_g * q, np.int32)
-    cols = np.empty(0 if mode == MODE_WIDE else k * oh * ow, np.int8)
     ch, out, w_base = r[P_CHAN], r[F_OUT], r[P_WEIGHT]
+    clamp = (r[P_ZP_OUT], r[P_LO], r[P_HI])
+    pool = r[P_POOL]
+    pooled = np.empty(r[FUSED_POOL + G_OH] * r[FUSED_POOL + G_OW] if pool else 0, np.int32)
+    scratch = _pool_scratch(r, FUSED_POOL)
+    if mode == MODE_DOT:
+        hwc = _pad_hwc(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN])
+        cols = np.empty(q * k, np.int8)
+        run = kw * cin if groups == 1 and dw == 1 else cin_g  # contiguous bytes of one tap row
+    else:
+        padded = np.empty(cin * hp * wp + dw * (kw - 1), np.int8)
+        _pad(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN], padded)
+        rows = i64[r[P_ROWS] : r[P_ROWS] + k]
+        cols = np.empty(k * q if mode == MODE_AXPY else 0, np.int8)
     for g in range(groups):
-        base = g * cin_g * hp * wp
+        weights = w_base + g * cout_g * k
         if mode == MODE_WIDE:
-            _gemm_axpy(padded, base, rows, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+            _gemm_axpy(padded, g * cin_g * hp * wp, rows, k, q, w8, weights, cout_g, acc)
         elif mode == MODE_AXPY:
-            for j in range(k):  # im2col (K, P): tap j = (ci, i, jj) of this group
-                ci, t = j // (kh * kw), j % (kh * kw)
-                off = base + ci * hp * wp + (t // kw) * dh * wp + (t % kw) * dw
-                for y in range(oh):
-                    for x in range(ow):
-                        cols[j * q + y * ow + x] = padded[off + y * sh * wp + x * sw]
-            _gemm_axpy(cols, 0, rows, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+            for ci in range(cin_g):  # im2col (K, P): row j = (ci, i, jj) of this group
+                for i in range(kh):
+                    for jj in range(kw):
+                        j = (ci * kh + i) * kw + jj
+                        plane = padded[(g * cin_g + ci) * hp * wp + i * dh * wp + jj * dw :]
+                        for y in range(oh):
+                            dst = cols[j * q + y * ow : j * q + (y + 1) * ow]
+                            src = plane[y * sh * wp :]
+                            for x in range(ow):
+                                dst[x] = src[x * sw]
+            _gemm_axpy(cols, 0, rows, k, q, w8, weights, cout_g, acc)
         else:
-            for y in range(oh):  # im2col transposed (P, K): each window's kw taps of a row are adjacent
+            for y in range(oh):  # im2col (P, K): position (y, x), column (i, jj, ci) of this group
                 for x in range(ow):
-                    dst = (y * ow + x) * k
-                    for ci in range(cin_g):
-                        for i in range(kh):
-                            off = base + ci * hp * wp + (y * sh + i * dh) * wp + x * sw
-                            for jj in range(kw):
-                                cols[dst + jj] = padded[off + jj * dw]
-                            dst += kw
-            _gemm_dot(cols, k, q, w8, w_base + g * cout_g * k, cout_g, acc)
+                    dst = cols[(y * ow + x) * k : (y * ow + x + 1) * k]
+                    for i in range(kh):
+                        base = ((y * sh + i * dh) * wp + x * sw) * cin + g * cin_g
+                        for jj in range(0, kw, run // cin_g):
+                            tap = hwc[base + jj * dw * cin :]
+                            part = dst[(i * kw + jj) * cin_g :]
+                            for u in range(run):
+                                part[u] = tap[u]
+            _gemm_dot(cols, k, q, w8, weights, cout_g, acc)
         for cg in range(cout_g):
             c = g * cout_g + cg
-            for y in range(oh):
+            rq = (i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c])
+            if pool:  # max pool the accumulators, then requantize (`Conv.then_max_pool`)
+                _pool_plane(r, FUSED_POOL, acc[cg * q : (cg + 1) * q], width, pooled, False, scratch)
+                _requant_row(pooled, arena[out + c * pooled.size : out + (c + 1) * pooled.size], *rq, *clamp)
+                continue
+            # one run per channel, or per output row when rows were computed wider than ow
+            rows_n, run = (oh, ow) if width != ow else (1, oh * ow)
+            for y in range(rows_n):
                 _requant_row(
-                    acc[cg * q + y * width : cg * q + y * width + ow],
-                    arena[out + (c * oh + y) * ow : out + (c * oh + y + 1) * ow],
-                    i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c],
-                    r[P_ZP_OUT], r[P_LO], r[P_HI],
+                    acc[cg * q + y * width : cg * q + y * width + run],
+                    arena[out + c * oh * ow + y * ow : out + c * oh * ow + y * ow + run],
+                    *rq,
+                    *clamp,
                 )
 
 
@@ -222,37 +279,86 @@ def _inside(start, dilation, kernel, size):
 
 
 @njit(**_JIT)
-def _pool(r, arena, average):
-    """Max pool (padding -128, never chosen over a real element) or integer mean rounded half up."""
-    c_n, h, w = r[G_CIN], r[G_H], r[G_W]
-    kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
-    pt, pl, oh, ow = r[G_PT], r[G_PL], r[G_OH], r[G_OW]
-    include_pad, zp = r[A_INCLUDE_PAD], r[A_ZP]
-    src, out = r[F_IN0], r[F_OUT]
-    padded = pt or pl or r[G_PB] or r[G_PR]
-    for c in range(c_n):
-        plane = src + c * h * w
-        for y in range(oh):
-            i_lo, i_hi = _inside(y * sh - pt, dh, kh, h) if padded else (0, kh)
+def _pool_scratch(r, g):
+    """Buffers of `_pool_plane` for the pool geometry at r[g + ...]: a combined input row, the output
+    row, the taps counted per output column, and per kernel column the output columns reading inside."""
+    w, kw, sw, dw, pl, ow = r[g + G_W], r[g + G_KW], r[g + G_SW], r[g + G_DW], r[g + G_PL], r[g + G_OW]
+    columns = np.empty((kw, 2), np.int64)
+    for j in range(kw):
+        columns[j] = _inside(j * dw - pl, sw, ow, w)
+    return np.empty(w, np.int32), np.empty(ow, np.int32), np.empty(ow, np.int32), columns
+
+
+@njit(**_JIT)
+def _pool_plane(r, g, plane, stride, dst, average, scratch):
+    """Pool one channel: input row y is plane[y * stride:][:w], output (oh, ow) into dst.
+
+    Max (padding never chosen: every window holds a real element, `MaxPool`) or the integer mean
+    rounded half toward +inf, padding counted as the zero point when count_include_pad. Separable, with
+    the long loops innermost: the window's input rows are combined over the whole row, then its columns.
+    """
+    h, w, kh, kw = r[g + G_H], r[g + G_W], r[g + G_KH], r[g + G_KW]
+    sh, sw, dh, dw = r[g + G_SH], r[g + G_SW], r[g + G_DH], r[g + G_DW]
+    pt, pl, oh, ow = r[g + G_PT], r[g + G_PL], r[g + G_OH], r[g + G_OW]
+    include_pad, zp = r[g + A_INCLUDE_PAD], r[g + A_ZP]
+    rows, acc, count, columns = scratch
+    if kh == kw == sh == sw == 2 and dh == dw == 1 and not (pt or pl or r[g + G_PB] or r[g + G_PR]):
+        for y in range(oh):  # the common 2x2 window, stride 2: unrolled
+            top, bottom, out = plane[2 * y * stride :], plane[(2 * y + 1) * stride :], dst[y * ow :]
             for x in range(ow):
-                j_lo, j_hi = _inside(x * sw - pl, dw, kw, w) if padded else (0, kw)
-                best = np.int64(-128)
-                total = np.int64(0)
-                for i in range(i_lo, i_hi):
-                    row = plane + (y * sh + i * dh - pt) * w + x * sw - pl
-                    for j in range(j_lo, j_hi):
-                        v = np.int64(arena[row + j * dw])
-                        total += v
-                        best = max(best, v)
                 if average:
-                    count = np.int64(kh * kw)
-                    inside = np.int64((i_hi - i_lo) * (j_hi - j_lo))
-                    if include_pad:
-                        total += (count - inside) * zp
-                    else:
-                        count = inside
-                    best = (2 * total + count) // (2 * count)
-                arena[out + (c * oh + y) * ow + x] = best
+                    total = np.int64(top[2 * x]) + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]
+                    out[x] = (2 * total + 4) // 8
+                else:
+                    out[x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
+        return
+    for y in range(oh):
+        i_lo, i_hi = _inside(y * sh - pt, dh, kh, h)
+        first = plane[(y * sh + i_lo * dh - pt) * stride :]
+        for x in range(w):
+            rows[x] = first[x]
+        for i in range(i_lo + 1, i_hi):
+            row = plane[(y * sh + i * dh - pt) * stride :]
+            if average:
+                for x in range(w):
+                    rows[x] += row[x]
+            else:
+                for x in range(w):
+                    rows[x] = max(rows[x], np.int32(row[x]))
+        acc[:] = 0 if average else np.iinfo(np.int32).min
+        count[:] = 0
+        for j in range(kw):
+            x_lo, x_hi = columns[j]
+            taps = rows[j * dw - pl + x_lo * sw :]
+            if average:
+                for x in range(x_hi - x_lo):
+                    acc[x_lo + x] += taps[x * sw]
+                    count[x_lo + x] += 1
+            else:
+                for x in range(x_hi - x_lo):
+                    acc[x_lo + x] = max(acc[x_lo + x], taps[x * sw])
+        out = dst[y * ow : (y + 1) * ow]
+        if not average:
+            for x in range(ow):
+                out[x] = acc[x]
+            continue
+        n_rows = np.int64(i_hi - i_lo)
+        for x in range(ow):
+            total, n = np.int64(acc[x]), n_rows * count[x]
+            if include_pad:
+                total += (kh * kw - n) * zp
+                n = np.int64(kh * kw)
+            out[x] = (2 * total + n) // (2 * n)
+
+
+@njit(**_JIT)
+def _pool(r, arena, average):
+    c_n, h, w, oh, ow = r[G_CIN], r[G_H], r[G_W], r[G_OH], r[G_OW]
+    src, out = r[F_IN0], r[F_OUT]
+    scratch = _pool_scratch(r, 0)
+    for c in range(c_n):
+        plane = arena[src + c * h * w : src + (c + 1) * h * w]
+        _pool_plane(r, 0, plane, w, arena[out + c * oh * ow : out + (c + 1) * oh * ow], average, scratch)
 
 
 @njit(**_JIT)
