@@ -40,6 +40,9 @@ from evm_ext.tensor.linear import fold_input_zero_point
 # the stride is 1 and that at most doubles the columns computed (as `conv.conv2d_gemm`).
 _DOT_FAN_IN = 32
 _DOT_POSITIONS = 8
+# A transposed conv runs per output phase unless that computes more than this many times its MACs (the
+# columns of taps falling outside the input are zeros).
+_PHASE_WASTE = 1.5
 
 
 Ins = list[Value]  # an op's input values
@@ -181,13 +184,44 @@ def _conv_transpose(b: _Builder, r: np.ndarray, op: ConvTranspose, ins: Ins, src
     (x,) = ins
     _geometry(r, op, x)
     r[jit.F_KIND] = jit.K_CONV_T
-    cin, cout_g, kh, kw = op.weight.shape
-    cin_g = cin // op.groups
-    # Per group, GEMM rows (co, i, j) by columns ci: the weight transposed as (G, cout_g * kh * kw, cin_g).
-    r[jit.P_WEIGHT] = b.weight(op.weight.reshape(op.groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1))
     r[jit.P_CHAN] = b.channels(op.bias, op.requant.m, op.requant.shift)
     r[jit.P_ZP_IN] = x.zero_point
     _gemm_out(r, op)
+    phases = _phase_weights(op, x)
+    if phases is None:
+        r[jit.P_MODE] = jit.MODE_SCATTER
+        r[jit.P_WEIGHT] = b.weight(op.weight)  # (cin, cout_g * kh * kw): one row per input channel
+        return
+    r[jit.P_MODE] = jit.MODE_PHASES
+    table = []
+    for na, nb, block in phases:
+        table += [na, nb, b.weight(block) if block.size else 0]
+    r[jit.P_ROWS] = b.const(np.array(table))
+
+
+def _phase_weights(op: ConvTranspose, x: Value) -> list[tuple[int, int, np.ndarray]] | None:
+    """Per output phase (ry, rx) of a transposed conv with dilation 1: its tap counts (na, nb) and weights
+    (cout, na, nb, cin_g) with W[ci, co, ry + a * sh, rx + (nb - 1 - b) * sw]; None for MODE_SCATTER
+    (dilation, or when the phases' GEMMs would do more than `_PHASE_WASTE` times the op's MACs, as on
+    inputs smaller than the kernel)."""
+    (kh, kw), (sh, sw), dilation = op.geometry.kernel, op.geometry.stride, op.geometry.dilation
+    if dilation != (1, 1):
+        return None
+    cin, cout_g = op.weight.shape[:2]
+    cin_g = cin // op.groups
+    oh, ow = op.out.shape[1:]
+    pt, pl = op.geometry.pads[:2]
+    w = op.weight.reshape(op.groups, cin_g, cout_g, kh, kw)
+    phases, work = [], 0
+    for ry in range(sh):
+        for rx in range(sw):
+            na, nb = len(range(ry, kh, sh)), len(range(rx, kw, sw))
+            # (cout, na, nb, cin_g), taps b reversed: input columns qx - nb + 1 ... qx in increasing order
+            block = w[:, :, :, ry::sh, rx::sw][..., ::-1].transpose(0, 2, 3, 4, 1)
+            phases.append((na, nb, block))
+            rows = len(range((ry - pt) % sh, oh, sh))
+            work += rows * len(range((rx - pl) % sw, ow, sw)) * na * nb * cin_g * cout_g * op.groups
+    return phases if work <= _PHASE_WASTE * op.macs else None
 
 
 def _max_pool(b: _Builder, r: np.ndarray, op: MaxPool, ins: Ins, srcs: Srcs) -> None:

@@ -39,6 +39,9 @@ P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24
 # Conv modes: stride 1 computed at every padded column (no im2col); im2col then an axpy GEMM over output
 # positions; im2col transposed then a dot-product GEMM over the fan-in (few output positions).
 MODE_WIDE, MODE_AXPY, MODE_DOT = 0, 1, 2
+# Transposed conv modes: per output phase a dot-product GEMM (dilation 1, inputs not too small to fill
+# the phases' columns); or products per input position added at their output positions.
+MODE_PHASES, MODE_SCATTER = 0, 1
 # A conv whose output only a max pool reads runs fused with it: P_POOL is 1 and the pool's geometry
 # fields are at FUSED_POOL + G_* (the record's output is the pool's).
 P_POOL = 29
@@ -229,47 +232,116 @@ def _conv(r, arena, w8, i64):
 
 
 @njit(**_JIT)
+def _centred_hwc(arena, src, cin, hw, zp):
+    """The input minus its zero point (int16, exact: |x - zp| <= 255), stored channels last (h * w, cin)."""
+    buf = np.empty(hw * cin, np.int16)
+    for c in range(cin):
+        plane = arena[src + c * hw : src + (c + 1) * hw]
+        dst = buf[c:]
+        for p in range(hw):
+            dst[p * cin] = np.int16(plane[p]) - zp
+    return buf
+
+
+@njit(**_JIT)
 def _conv_transpose(r, arena, w8, i64):
-    """Scatter form: cols = W^T (x - zp) per group (int32), each tap added at its output position."""
+    """Transposed conv; inputs are centred (edge outputs receive fewer taps, so no zero-point folding).
+
+    MODE_PHASES (dilation 1): the outputs of one phase (oy + pt) % sh, (ox + pl) % sw are read by the same
+    kernel taps i = ry + a * sh, j = rx + b * sw from input (qy - a, qx - b), q = (o + pad) // stride:
+    a dot-product GEMM per phase over (a, b, ci) columns, copied in runs from the input stored channels
+    last with zero borders (one weight block (cout, na, nb, cin_g) per phase, b reversed so that the
+    input columns of a tap row increase).
+    MODE_SCATTER: per input position, the products with every (co, i, j) weight row (a row axpy),
+    each added at its output position.
+    """
     cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
     kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
     pt, pl, oh, ow = r[G_PT], r[G_PL], r[G_OH], r[G_OW]
     cin_g, cout_g = cin // groups, cout // groups
     hw = h * w
-    taps = cout_g * kh * kw  # GEMM rows per group
-    src, zp = r[F_IN0], np.int16(r[P_ZP_IN])
-    transposed = np.empty(hw * cin_g, np.int16)
-    cols = np.empty(taps * hw, np.int32)
-    total = np.zeros(cout * oh * ow, np.int32)
-    w_base = r[P_WEIGHT]
-    for g in range(groups):
-        for ci in range(cin_g):
-            plane = src + (g * cin_g + ci) * hw
+    xc = _centred_hwc(arena, r[F_IN0], cin, hw, np.int16(r[P_ZP_IN]))
+    ch, out, w_base = r[P_CHAN], r[F_OUT], r[P_WEIGHT]
+    clamp = (r[P_ZP_OUT], r[P_LO], r[P_HI])
+    if r[P_MODE] == MODE_SCATTER:
+        taps = cout_g * kh * kw  # weight row length: (co, i, j) of one input channel
+        products = np.empty(hw * taps, np.int32)
+        total = np.zeros(cout * oh * ow, np.int32)
+        for g in range(groups):
             for p in range(hw):
-                transposed[p * cin_g + ci] = np.int16(arena[plane + p]) - zp
-        _gemm_dot(transposed, cin_g, hw, w8, w_base + g * taps * cin_g, taps, cols)
-        for cg in range(cout_g):
-            c = g * cout_g + cg
-            for i in range(kh):
-                for j in range(kw):
-                    row = ((cg * kh + i) * kw + j) * hw
-                    # input columns x whose output column x * sw + j * dw - pl is inside [0, ow)
-                    x_lo = max(0, -((j * dw - pl) // sw))
-                    x_hi = min(w, (ow - 1 + pl - j * dw) // sw + 1)
-                    for y in range(h):
+                row = products[p * taps : (p + 1) * taps]
+                row[:] = 0
+                xs = xc[p * cin + g * cin_g : p * cin + (g + 1) * cin_g]
+                for ci in range(cin_g):
+                    xv = np.int32(xs[ci])
+                    wr = w8[w_base + (g * cin_g + ci) * taps : w_base + (g * cin_g + ci + 1) * taps]
+                    for t in range(taps):
+                        row[t] += xv * np.int32(wr[t])
+            for cg in range(cout_g):
+                plane = total[(g * cout_g + cg) * oh * ow : (g * cout_g + cg + 1) * oh * ow]
+                for y in range(h):
+                    for i in range(kh):
                         oy = y * sh + i * dh - pt
                         if oy < 0 or oy >= oh:
                             continue
-                        dst = (c * oh + oy) * ow + j * dw - pl
-                        for x in range(x_lo, x_hi):
-                            total[dst + x * sw] += cols[row + y * w + x]
-    ch, out, n = r[P_CHAN], r[F_OUT], oh * ow
-    for c in range(cout):
-        _requant_row(
-            total[c * n : (c + 1) * n], arena[out + c * n : out + (c + 1) * n],
-            i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c],
-            r[P_ZP_OUT], r[P_LO], r[P_HI],
-        )
+                        for x in range(w):
+                            first = (cg * kh + i) * kw
+                            prods = products[(y * w + x) * taps + first : (y * w + x) * taps + first + kw]
+                            for j in range(kw):
+                                ox = x * sw + j * dw - pl
+                                if 0 <= ox < ow:
+                                    plane[oy * ow + ox] += prods[j]
+        n = oh * ow
+        for c in range(cout):
+            rq = (i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c])
+            _requant_row(total[c * n : (c + 1) * n], arena[out + c * n : out + (c + 1) * n], *rq, *clamp)
+        return
+    phases = i64[r[P_ROWS] : r[P_ROWS] + 3 * sh * sw]  # per phase: taps a, taps b, weight offset
+    # the centred input, channels last, with zero borders wide enough for every phase's taps
+    top, left = (kh + sh - 1) // sh, (kw + sw - 1) // sw
+    bottom, right = max(0, (oh - 1 + pt) // sh + 1 - h), max(0, (ow - 1 + pl) // sw + 1 - w)
+    hp, wp = top + h + bottom, left + w + right
+    xp = np.zeros(hp * wp * cin, np.int16)
+    for y in range(h):
+        row = xp[((top + y) * wp + left) * cin :]
+        for t in range(w * cin):
+            row[t] = xc[y * w * cin + t]
+    for ry in range(sh):
+        oy0 = (ry - pt) % sh  # first output row of the phase
+        n_y = max(0, (oh - oy0 + sh - 1) // sh)
+        for rx in range(sw):
+            ox0 = (rx - pl) % sw
+            n_x = max(0, (ow - ox0 + sw - 1) // sw)
+            ph = (ry * sw + rx) * 3
+            na, nb = phases[ph], phases[ph + 1]
+            k, positions = na * nb * cin_g, n_y * n_x
+            cols = np.empty(positions * k, np.int16)
+            acc = np.zeros(cout_g * positions, np.int32)
+            # columns: per tap row a one run of nb * cin_g inputs (groups: one run of cin_g per tap)
+            runs, run = (1, nb * cin) if groups == 1 else (nb, cin_g)
+            for g in range(groups):
+                for py in range(n_y):
+                    row = ((top + (oy0 + py * sh + pt) // sh) * wp + left - (nb - 1)) * cin + g * cin_g
+                    for px in range(n_x):
+                        first = row + ((ox0 + px * sw + pl) // sw) * cin
+                        dst = cols[(py * n_x + px) * k : (py * n_x + px + 1) * k]
+                        for a in range(na):
+                            for b in range(runs):
+                                xs = xp[first - a * wp * cin + b * cin : first - a * wp * cin + b * cin + run]
+                                part = dst[(a * nb + b) * cin_g : (a * nb + b) * cin_g + run]
+                                for t in range(run):
+                                    part[t] = xs[t]
+                if k:
+                    _gemm_dot(cols, k, positions, w8, phases[ph + 2] + g * cout_g * k, cout_g, acc)
+                for cg in range(cout_g):
+                    c = g * cout_g + cg
+                    bias, m = i64[ch + c], i64[ch + cout + c]
+                    half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
+                    for py in range(n_y):
+                        dst = arena[out + (c * oh + oy0 + py * sh) * ow + ox0 :]
+                        src = acc[cg * positions + py * n_x : cg * positions + (py + 1) * n_x]
+                        for px in range(n_x):
+                            dst[px * sw] = _requant(np.int64(src[px]) + bias, m, half, shift, *clamp)
 
 
 @njit(**_JIT)
