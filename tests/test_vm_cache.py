@@ -66,6 +66,7 @@ def test_cache_on_and_off_give_identical_outputs_and_gas():
     assert on == off
     assert len(MODEL_CACHE) == 5  # 2 valid models + malformed, truncated, hash mismatch (cached as invalid)
     assert [success for success, _, _ in on] == [1] * 4 + [0] * 12
+    assert len(MODEL_CACHE._headers) >= 5  # committed, unwritten accounts: headers cached too
 
 
 def test_a_wrong_genesis_hash_cannot_alias_a_cached_valid_model():

@@ -7,15 +7,22 @@ Invalid models are cached too (as None) so a corrupt model cannot make every INF
 The cache is bounded by the total length of the cached models (so evicting a big model takes as many bytes
 of other models, each paid for at SSTORE prices when uploaded) and by an entry count.
 The cache never changes a result or a gas amount (tests run both with `enabled` on and off).
+
+It also holds sealed-model headers (`model_store.read_header`), keyed by (address, committed storage
+root) and used only for an account with no storage write in the current state: its slots are then
+those of the committed root, so the key determines them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from lru import LRU
 
 from evm_ext.model import Model
 
 CacheKey = tuple[bytes, bytes, bytes, bytes, int]
+HeaderKey = tuple[bytes, bytes]
 ABSENT = object()  # sentinel: no entry
 
 
@@ -27,6 +34,7 @@ class ModelCache:
         self.byte_budget = byte_budget
         self.cached_bytes = 0
         self._entries = LRU(capacity, callback=self._evicted)
+        self._headers = LRU(4 * capacity)
 
     def lookup(self, key: CacheKey) -> Model | None | object:
         """The cached entry for `key`, or `ABSENT` (also when disabled)."""
@@ -46,8 +54,17 @@ class ModelCache:
     def _evicted(self, key: CacheKey, _model: Model | None) -> None:
         self.cached_bytes -= key[-1]
 
+    def lookup_header(self, key: HeaderKey) -> Any:
+        """The cached header (or None: not a valid sealed model) for `key`, or `ABSENT`."""
+        return self._headers.get(key, ABSENT) if self.enabled else ABSENT
+
+    def store_header(self, key: HeaderKey, header: Any) -> None:
+        if self.enabled:
+            self._headers[key] = header
+
     def clear(self) -> None:
         self._entries.clear()
+        self._headers.clear()
         self.cached_bytes = 0
 
     def __len__(self) -> int:

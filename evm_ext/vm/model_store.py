@@ -32,9 +32,24 @@ class ModelHeader:
 
 
 def read_header(state: StateAPI, address: Address) -> ModelHeader | None:
-    """The header of the model at `address`, or None if it is not a sealed ModelStore of a valid length."""
+    """The header of the model at `address`, or None if it is not a sealed ModelStore of a valid length.
+
+    Cached (`MODEL_CACHE`) while the account has no storage write in this state: then its slots are those
+    of its committed storage root, which the key holds.
+    """
     if state.get_code_hash(address) != MODEL_STORE_CODE_HASH:
         return None
+    written = address in state._account_db._dirty_accounts
+    key = None if written else (address, _committed_storage_root(state, address))
+    header = ABSENT if key is None else MODEL_CACHE.lookup_header(key)
+    if header is ABSENT:
+        header = _read_header_slots(state, address)
+        if key is not None:
+            MODEL_CACHE.store_header(key, header)
+    return header
+
+
+def _read_header_slots(state: StateAPI, address: Address) -> ModelHeader | None:
     if state.get_storage(address, SEALED_SLOT) == 0:
         return None
     length = state.get_storage(address, LENGTH_SLOT)
@@ -73,7 +88,8 @@ def _committed_storage_root(state: StateAPI, address: Address) -> bytes:
     With the recorded hash it pins the bytes: after sealing, ModelStore storage never changes, and the
     sealing write set is covered by the recorded keccak-256, so a stale root cannot alias other bytes; a
     genesis whose recorded hash does not match its bytes has its own root, so it cannot alias a valid one.
-    py-evm exposes this only on its account database (pinned py-evm version).
+    py-evm exposes this (and the set of accounts written in this state, `_dirty_accounts`) only on its
+    account database (pinned py-evm version).
     """
     return state._account_db._get_storage_root(address)
 
