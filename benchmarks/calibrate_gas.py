@@ -4,9 +4,10 @@ Two measurements, both on the same machine in the same run. Time is the process'
 (`time.process_time`, BLAS limited to one thread by the fork): what an INFER costs the node, unaffected by
 other processes competing for the cores.
 
-1. Per price class (the derivation of `OP_PRICES`): time `op.run` of the engine on a size sweep and fit
-   `seconds = base + mac * macs + element * elements + weight_byte * weight_bytes` (non-negative least
-   squares). Where the end-to-end check disagrees, docs/gas.md says which constants were set over the fit.
+1. Per price class (the derivation of `OP_PRICES`): time each op on the engine INFER runs (`op_seconds`)
+   on a size sweep and fit `seconds = base + mac * macs + element * elements + weight_byte * weight_bytes`
+   (non-negative least squares). Where the end-to-end check disagrees, docs/gas.md says which constants
+   were set over the fit.
 2. End to end (the check): on a real `PragueInferVM` state, a contract loops INFER on each model of the sweep
    (MLP, the shipped models when present, adversarial shapes) and another loops STATICCALL to ECRECOVER;
    gas/second of each = gas used / CPU time. The goal is INFER gas/s within 0.8x-2.0x of ECRECOVER gas/s
@@ -428,23 +429,31 @@ def calibrate(models: dict[str, Model], budget_s: float = 0.03, rounds: int = 7)
 # ---------------------------------------------------------------- per-op fit (derivation of OP_PRICES)
 
 
-def op_sweep() -> dict[str, list[tuple]]:
-    """Per kind, (op, input arrays) at several sizes: the sweep's models plus size variants."""
+def op_sweep() -> dict[str, list[tuple[Model, int]]]:
+    """Per kind, (model, k): op k of the model (at most its first 16 ops), the sweep's models plus size
+    variants."""
     variants = [mlp((n, m)) for n, m in ((4, 4), (256, 64), (4096, 256))] + [
         big_conv(c, hw, k) for c, hw, k in ((2, 4, 3), (8, 12, 5), (16, 16, 3), (4, 28, 5))] + [
         depthwise_conv(c, hw) for c, hw in ((4, 4), (16, 16))] + [
         upsampler(cin, cout, hw) for cin, cout, hw in ((4, 4, 4), (16, 8, 8), (64, 32, 7), (32, 16, 14))] + [
         upsampler(c, c, hw, k=2, slow=True) for c, hw in ((128, 3), (256, 3), (64, 8))] + [
         tanh_heavy(n, 1) for n in (1, 1 << 10)] + [elementwise_mix(n) for n in (1 << 10, 1 << 17)]
-    cases: dict[str, list[tuple]] = {}
+    cases: dict[str, list[tuple[Model, int]]] = {}
     for model in [*sweep().values(), *variants]:
-        rng = np.random.default_rng(1)
-        values = [rng.integers(-128, 128, size=(1, *model.input_shape), dtype=np.int8)]
-        for op in model.ops[:16]:
-            xs = [values[i] for i in op.inputs]
-            values.append(op.run(xs))
-            cases.setdefault(op.cost().kind, []).append((op, xs))
+        for k, op in enumerate(model.ops[:16]):
+            cases.setdefault(op.cost().kind, []).append((model, k))
     return cases
+
+
+def op_seconds(model: Model, k: int, repeats: int) -> float:
+    """CPU seconds of op k of `model` on the engine INFER runs, one sample: the best time of the model's
+    first k + 1 ops less the best time of its first k (of an op-less program for k = 0), so the op is
+    timed with its inputs made by the ops before it and the engine's per-call cost is not counted."""
+    x = np.random.default_rng(1).integers(-128, 128, size=(1, *model.input_shape), dtype=np.int8)
+    empty = [Reshape((0,), [model.source], model.input_shape)]
+    before, upto = (Model(model.source, list(ops)) for ops in (model.ops[:k] or empty, model.ops[: k + 1]))
+    times = [min(_time(m.run, x) for _ in range(repeats)) for m in (before, upto)]
+    return max(times[1] - times[0], 1e-9)
 
 
 def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpPrice]:
@@ -461,10 +470,10 @@ def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpP
     prices = {}
     for kind, cases in op_sweep().items():
         rows, times = [], []
-        for op, xs in cases:
-            cost = op.cost()
+        for model, k in cases:
+            cost = model.ops[k].cost()
             rows.append((1.0, cost.macs, cost.elements, cost.weight_bytes))
-            times.append(min(_time(op.run, xs) for _ in range(repeats)))
+            times.append(op_seconds(model, k, repeats))
         a = np.array(rows) / np.array(times)[:, None]
         counts = np.array(rows)
         used = [j for j in range(4) if counts[:, j].any() and not (j == 1 and kind == "fully_connected")]

@@ -12,7 +12,9 @@ summation order, so the results are bit-identical to the numpy engine on every m
 the two on every op kind and every shipped model). No floating point is used anywhere here.
 
 Kernels compile on first use and are cached on disk by numba (`cache=True`, in `__pycache__` or
-NUMBA_CACHE_DIR), so a process that has run them before loads them instead of compiling.
+NUMBA_CACHE_DIR), so a process that has run them before loads them instead of compiling. Bounds checks
+are off: every index is fixed by the lowering from the decoded (validated) shapes, and the arena and
+scratch buffers are sized from the same shapes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ K_FC, K_CONV, K_CONV_T, K_MAXPOOL, K_AVGPOOL, K_LOOKUP, K_ADD, K_MUL = 1, 2, 3, 
 K_CONCAT, K_TRANSPOSE, K_SOFTMAX, K_ARGMAX = 9, 10, 11, 12
 
 # Header of the program, at i64[0:HEADER].
-H_OPS, H_ARENA, H_IN, H_OUT, H_IN_SIZE, H_OUT_SIZE, H_SCRATCH8, H_SCRATCH32 = 0, 1, 2, 3, 4, 5, 6, 7
-HEADER = 8
+H_OPS, H_ARENA, H_IN, H_OUT, H_IN_SIZE, H_OUT_SIZE = 0, 1, 2, 3, 4, 5
+HEADER = 6
 RECORD = 56  # int64 fields per op record; fields 0-3 are kind, input 0, input 1, output (arena offsets)
 F_KIND, F_IN0, F_IN1, F_OUT = 0, 1, 2, 3
 
@@ -37,7 +39,7 @@ G_PT, G_PL, G_PB, G_PR, G_OH, G_OW = 15, 16, 17, 18, 19, 20
 # input zero point, output zero point and clamp, conv mode, row offsets (conv, in i64).
 P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24, 25, 26, 27, 28
 # Conv modes: stride 1 computed at every padded column (no im2col); im2col then an axpy GEMM over output
-# positions; im2col transposed then a dot-product GEMM over the fan-in (few output positions).
+# positions; channels-last im2col then a dot-product GEMM over the fan-in.
 MODE_WIDE, MODE_AXPY, MODE_DOT = 0, 1, 2
 # Transposed conv modes: per output phase a dot-product GEMM (dilation 1, inputs not too small to fill
 # the phases' columns); or products per input position added at their output positions.

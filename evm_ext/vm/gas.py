@@ -9,8 +9,8 @@
                                / MICROGAS_PER_GAS)
 
 `memory_expansion` is py-evm's `extend_memory` (as for CALL); `account_access` is EIP-2929's cold/warm
-account cost. `weight_bytes` is the size of an op's GEMM weight operand (4 or 8 bytes per weight,
-`OpCost`): streaming it is what bounds weight-heavy layers. Past WEIGHT_CACHE_BYTES of weight operands
+account cost. `weight_bytes` is the size of an op's int8 GEMM weights (one byte per weight, `OpCost`):
+streaming them is what bounds weight-heavy layers. Past WEIGHT_CACHE_BYTES of weight operands
 in one model (the last-level cache of the reference machine), the weights come from DRAM at about half
 the speed, which the stream term pays for.
 
