@@ -20,6 +20,7 @@ Run: `python -m benchmarks.calibrate_gas` (add `--fit` to print fitted op prices
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -446,14 +447,23 @@ def op_sweep() -> dict[str, list[tuple[Model, int]]]:
 
 
 def op_seconds(model: Model, k: int, repeats: int) -> float:
-    """CPU seconds of op k of `model` on the engine INFER runs, one sample: the best time of the model's
-    first k + 1 ops less the best time of its first k (of an op-less program for k = 0), so the op is
-    timed with its inputs made by the ops before it and the engine's per-call cost is not counted."""
-    x = np.random.default_rng(1).integers(-128, 128, size=(1, *model.input_shape), dtype=np.int8)
-    empty = [Reshape((0,), [model.source], model.input_shape)]
-    before, upto = (Model(model.source, list(ops)) for ops in (model.ops[:k] or empty, model.ops[: k + 1]))
-    times = [min(_time(m.run, x) for _ in range(repeats)) for m in (before, upto)]
-    return max(times[1] - times[0], 1e-9)
+    """CPU seconds of op k of `model` on the engine INFER runs (one sample), less the engine's per-call
+    cost (the time of an op-less program): an op with one input runs alone, as the one op of a model
+    whose input is that value; an op with two or more runs after the ops before it, and their time is
+    subtracted (the first k ops alone)."""
+    op = model.ops[k]
+    if len(op.inputs) == 1:
+        source, alone = model.values[op.inputs[0]], copy.copy(op)
+        alone.inputs = (0,)
+        before, upto = [Reshape((0,), [source], source.shape)], [alone]
+    else:
+        source, before, upto = model.source, list(model.ops[:k]), list(model.ops[: k + 1])
+    x = np.random.default_rng(1).integers(-128, 128, size=(1, *source.shape), dtype=np.int8)
+    models = [Model(source, ops) for ops in (before, upto)]
+    for m in models:
+        m.run(x)  # lowers the model (`Model.program`) outside the timing
+    times = [min(_time(m.run, x) for _ in range(repeats)) for m in models]
+    return max(times[1] - times[0], 1e-7)
 
 
 def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpPrice]:

@@ -31,8 +31,8 @@ from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
 MICROGAS_PER_GAS = 1_000_000
-G_INFER = 1_000
-G_MODELINFO = 560
+G_INFER = 700
+G_MODELINFO = 320
 G_MODEL_WORD_MILLIGAS = 10
 WEIGHT_CACHE_BYTES = 8 << 20
 G_STREAM_BYTE_MICROGAS = 1_000
@@ -67,19 +67,19 @@ class OpPrice:
 
 
 OP_PRICES: dict[str, OpPrice] = {
-    "add": OpPrice(base=271_000_000, mac=0, element=73_000),
-    "argmax": OpPrice(base=82_000_000, mac=32_000, element=0),
-    "avg_pool": OpPrice(base=303_000_000, mac=36_000, element=0),
-    "concat": OpPrice(base=378_000_000, mac=0, element=46_000),
-    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_000),
-    "conv_transpose": OpPrice(base=554_000_000, mac=2_080, element=0, weight_byte=2_250),
-    "fully_connected": OpPrice(base=186_000_000, mac=0, element=56_000, weight_byte=600),
-    "lookup": OpPrice(base=77_000_000, mac=0, element=39_000),
-    "max_pool": OpPrice(base=163_000_000, mac=17_000, element=0),
-    "mul": OpPrice(base=232_000_000, mac=61_000, element=0),
-    "reshape": OpPrice(base=31_000_000, mac=0, element=0),
-    "softmax": OpPrice(base=296_000_000, mac=340_000, element=0),
-    "transpose": OpPrice(base=40_000_000, mac=0, element=11_000),
+    "add": OpPrice(base=0, mac=0, element=59_000),
+    "argmax": OpPrice(base=250_000, mac=20_000, element=0),
+    "avg_pool": OpPrice(base=2_600_000, mac=0, element=0),
+    "concat": OpPrice(base=0, mac=0, element=39_500),
+    "conv": OpPrice(base=16_200_000, mac=900, element=34_000),
+    "conv_transpose": OpPrice(base=32_600_000, mac=580, element=115_000),
+    "fully_connected": OpPrice(base=20_000_000, mac=0, element=3_000, weight_byte=600),
+    "lookup": OpPrice(base=300_000, mac=0, element=27_000),
+    "max_pool": OpPrice(base=0, mac=700, element=0),
+    "mul": OpPrice(base=410_000, mac=69_000, element=0),
+    "reshape": OpPrice(base=2_500_000, mac=0, element=0),
+    "softmax": OpPrice(base=1_800_000, mac=165_000, element=0),
+    "transpose": OpPrice(base=800_000, mac=0, element=26_000),
 }
 
 
