@@ -135,9 +135,16 @@ class Model:
             )
         return x_q
 
+    @cached_property
+    def _compiled(self) -> Callable[[np.ndarray, np.ndarray], None]:
+        """execute(x flat, y flat) of this model's program (`jit.execute` with the program bound)."""
+        execute, (w8, i64) = _jit().execute, self.program
+        return lambda x, y: execute(x, y, w8, i64)
+
     def _run_compiled(self, x: np.ndarray) -> np.ndarray:
-        w8, i64 = self.program
-        return _jit().execute(x.reshape(len(x), self.input_size), w8, i64).reshape(len(x), *self.output_shape)
+        y = np.empty((len(x), *self.output_shape), np.int8)
+        self._compiled(np.ascontiguousarray(x).reshape(-1), y.reshape(-1))
+        return y
 
     def _run_numpy(self, x_q: np.ndarray) -> np.ndarray:
         if len(x_q) <= self._chunk:
@@ -164,8 +171,9 @@ class Model:
         x = np.frombuffer(inp, dtype=np.int8)
         if engine() == "numpy":
             return self._run(x.reshape((1, *self.input_shape))).tobytes()
-        w8, i64 = self.program
-        return _jit().execute(x.reshape(1, self.input_size), w8, i64).tobytes()
+        y = np.empty(self.output_size, np.int8)
+        self._compiled(x, y)
+        return y.tobytes()
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs (N, *input_shape) or one sample -> int8, rounding half to even (off-chain only)."""

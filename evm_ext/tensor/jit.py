@@ -1,6 +1,6 @@
 """The compiled engine: one numba-compiled call runs a whole lowered model (integer arithmetic only).
 
-`execute(x, w8, i64)` interprets a *program* made by `evm_ext.model.lowering` from a model's ops: `i64`
+`execute(x, y, w8, i64)` interprets a *program* made by `evm_ext.model.lowering` from a model's ops: `i64`
 holds a header, one fixed-width record per op and the int64 constants (folded biases, requantization
 multipliers, shifts and rounding halves, tables, index maps); `w8` holds the int8 weights and lookup
 tables. Each sample's values live in one int8 arena at offsets fixed by the lowering.
@@ -502,14 +502,17 @@ def _axis(r, arena, i64):
 
 
 @njit(**_JIT)
-def execute(x, w8, i64):
-    """Run the program in (w8, i64) on int8 samples x (N, input size) -> int8 (N, output size)."""
-    n = x.shape[0]
-    in_off, out_off, out_size = i64[H_IN], i64[H_OUT], i64[H_OUT_SIZE]
-    y = np.empty((n, out_size), np.int8)
+def execute(x, y, w8, i64):
+    """Run the program in (w8, i64) on N int8 samples, x flat (N * input size), into y (N * output size).
+
+    The caller allocates y: returning a new array from compiled code costs more than a small model.
+    """
+    in_off, out_off, in_size, out_size = i64[H_IN], i64[H_OUT], i64[H_IN_SIZE], i64[H_OUT_SIZE]
     arena = np.empty(i64[H_ARENA], np.int8)
-    for s in range(n):
-        arena[in_off : in_off + x.shape[1]] = x[s]
+    for s in range(x.size // in_size):
+        src, dst = x[s * in_size : (s + 1) * in_size], arena[in_off : in_off + in_size]
+        for i in range(in_size):
+            dst[i] = src[i]
         for k in range(i64[H_OPS]):
             r = i64[HEADER + k * RECORD : HEADER + (k + 1) * RECORD]
             kind = r[F_KIND]
@@ -529,5 +532,6 @@ def execute(x, w8, i64):
                 _axis(r, arena, i64)
             else:
                 _elementwise(r, arena, w8, i64)
-        y[s] = arena[out_off : out_off + out_size]
-    return y
+        out, res = y[s * out_size : (s + 1) * out_size], arena[out_off : out_off + out_size]
+        for i in range(out_size):
+            out[i] = res[i]
