@@ -14,6 +14,7 @@ import numpy as np
 from eth_utils import keccak
 from threadpoolctl import ThreadpoolController
 
+from evm_ext.errors import AievmError
 from evm_ext.model.errors import ModelFormatError, ModelInputError
 from evm_ext.model.format import DEFAULT_LIMITS, Limits, decode_graph, encode_graph
 from evm_ext.model.ops import Conv, MaxPool, Op, OpCost, Value
@@ -39,7 +40,8 @@ def engine() -> str:
     "numpy" also when numba cannot be imported. Both give bit-identical results (tested)."""
     name = os.environ.get("AIEVM_ENGINE", "compiled")
     if name not in ENGINES:
-        raise ValueError(f"AIEVM_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
+        choices = ", ".join(ENGINES)
+        raise AievmError(f"AIEVM_ENGINE must be one of {choices}, got {name!r} (unset it for the default)")
     if name == "compiled" and _jit() is None:
         return "numpy"
     return name
