@@ -57,7 +57,7 @@ def test_mnist_mlp_output_is_run_bytes_and_gas_is_the_formula(vm_class):
 def test_small_model_gas_is_pinned():
     """Exact numbers, so that any change of the schedule is a visible, reviewed change (docs/gas.md)."""
     costs = [(c.kind, c.macs, c.elements, c.weight_bytes) for c in SMALL.op_costs()]
-    assert costs == [("fully_connected", 128, 8, 512), ("lookup", 0, 8, 0), ("fully_connected", 32, 4, 128)]
+    assert costs == [("fully_connected", 128, 8, 128), ("lookup", 0, 8, 0), ("fully_connected", 32, 4, 32)]
     assert len(SMALL.encode()) == 596  # 19 words, 1 chunk
     assert gas.copy_gas(596) == 3 * 19
     assert [amount for _, amount in infer_steps(SMALL)] == PINNED_SMALL_STEPS

@@ -65,9 +65,8 @@ class Value:
 @dataclass(frozen=True)
 class OpCost:
     """What gas is charged on, per sample: the price class `kind`, multiply-accumulates, output elements
-    and weight bytes (the bytes of the GEMM weight operand streamed once per run: each int8 weight is held
-    as float32, 4 bytes, when every partial sum fits float32 exactly, else as float64, 8 bytes; see
-    `linear.gemm_plan`).
+    and weight bytes (the op's int8 GEMM weights, one byte each, streamed once per run by the compiled
+    engine, `evm_ext.tensor.jit`).
 
     `kind` is the op's kind name, except for a conv with one output position or a transposed conv with
     one input position: their GEMM is a matrix-vector product, the work of a fully connected layer, and
@@ -167,7 +166,7 @@ class Op:
     out: Value
     macs: int = 0
     params: int = 0
-    weight_bytes: int = 0  # bytes of the GEMM weight operand (FC and conv kinds), read once per run
+    weight_bytes: int = 0  # int8 GEMM weights (FC and conv kinds), read once per run
     workspace: int = 0  # largest temporary (elements per sample) besides the output
 
     @classmethod
@@ -214,7 +213,7 @@ class FullyConnected(Op):
         self.macs, self.params = channels * fan_in, channels * (fan_in + 1)
         plan = linear.gemm_plan(weight, INT8_MIN, INT8_MAX)
         self._weight_t = weight.T.astype(plan[0])
-        self.weight_bytes = self._weight_t.nbytes
+        self.weight_bytes = weight.size
         folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1,))
         self._rq = requant.gemm_requantizer((channels,), folded, plan, self.out.shape)
 
@@ -310,7 +309,7 @@ class Conv(Op):
         cout_g = cout // groups
         self._plan = linear.gemm_plan(weight.reshape(cout, fan_in), INT8_MIN, INT8_MAX)
         self._weight = weight.reshape(groups, cout_g, fan_in).astype(self._plan[0])
-        self.weight_bytes = self._weight.nbytes
+        self.weight_bytes = weight.size
         self._folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1, 2, 3))
         self._rq = requant.gemm_requantizer((cout, 1, 1), self._folded, self._plan, self.out.shape)
         self._zp = x.zero_point
@@ -428,7 +427,7 @@ class ConvTranspose(Op):
         per_channel = weight.reshape(groups, cin_g, cout_g, kh * kw).transpose(0, 2, 1, 3).reshape(cout, -1)
         plan = linear.gemm_plan(per_channel, INT8_MIN - x.zero_point, INT8_MAX - x.zero_point)
         self._weight = weight.reshape(groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1).astype(plan[0])
-        self.weight_bytes = self._weight.nbytes
+        self.weight_bytes = weight.size
         self._rq = requant.gemm_requantizer((cout, 1, 1), bias, plan, self.out.shape)
         self._zp = x.zero_point
         self._in_positions = h * w

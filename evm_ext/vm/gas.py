@@ -24,10 +24,10 @@ the op's requantization channel count: each op's build is charged after its body
 is built (building prepares its kernels and their per-channel parameters). Nothing here depends on a
 node's cache: the cold path is what is priced.
 
-`memory_expansion` is py-evm's `extend_memory` (as for CALL). `weight_bytes` is the size of an op's GEMM
-weight operand (4 or 8 bytes per weight, `OpCost`): streaming it is what bounds weight-heavy layers. Past
-WEIGHT_CACHE_BYTES of weight operands in one model, the weights come from DRAM, which the stream term
-pays for.
+`memory_expansion` is py-evm's `extend_memory` (as for CALL). `weight_bytes` is the size of an op's int8
+GEMM weights (one byte per weight, `OpCost`), which the compiled engine streams once per run: that is what
+bounds weight-heavy layers. Past WEIGHT_CACHE_BYTES of weights in one model, the weights come from DRAM,
+which the stream term pays for.
 
 Sub-gas prices are in milligas or microgas so that they stay integers; each sum is rounded up once
 (ceiling division), so every amount is exact integer arithmetic. Prices come from
@@ -96,21 +96,19 @@ class OpPrice:
 
 
 OP_PRICES: dict[str, OpPrice] = {
-    "add": OpPrice(base=271_000_000, mac=0, element=73_000, build=300_000_000),
-    "argmax": OpPrice(base=82_000_000, mac=32_000, element=0, build=300_000_000),
-    "avg_pool": OpPrice(base=303_000_000, mac=36_000, element=0, build=300_000_000),
-    "concat": OpPrice(base=378_000_000, mac=0, element=46_000, build=300_000_000),
-    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_000, build=4_000_000_000),
-    "conv_transpose": OpPrice(base=554_000_000, mac=2_080, element=0, weight_byte=2_250,
-                                build=4_000_000_000),
-    "fully_connected": OpPrice(base=186_000_000, mac=0, element=56_000, weight_byte=600,
-                                 build=4_000_000_000),
-    "lookup": OpPrice(base=77_000_000, mac=0, element=39_000, build=300_000_000),
-    "max_pool": OpPrice(base=163_000_000, mac=17_000, element=0, build=300_000_000),
-    "mul": OpPrice(base=232_000_000, mac=61_000, element=0, build=300_000_000),
-    "reshape": OpPrice(base=31_000_000, mac=0, element=0, build=300_000_000),
-    "softmax": OpPrice(base=296_000_000, mac=340_000, element=0, build=300_000_000),
-    "transpose": OpPrice(base=40_000_000, mac=0, element=11_000, build=300_000_000),
+    "add": OpPrice(base=0, mac=0, element=59_000, build=300_000_000),
+    "argmax": OpPrice(base=250_000, mac=20_000, element=0, build=300_000_000),
+    "avg_pool": OpPrice(base=2_600_000, mac=0, element=0, build=300_000_000),
+    "concat": OpPrice(base=0, mac=0, element=39_500, build=300_000_000),
+    "conv": OpPrice(base=16_200_000, mac=900, element=34_000, build=4_000_000_000),
+    "conv_transpose": OpPrice(base=32_600_000, mac=580, element=115_000, build=4_000_000_000),
+    "fully_connected": OpPrice(base=20_000_000, mac=0, element=3_000, weight_byte=600, build=4_000_000_000),
+    "lookup": OpPrice(base=300_000, mac=0, element=27_000, build=300_000_000),
+    "max_pool": OpPrice(base=0, mac=700, element=0, build=300_000_000),
+    "mul": OpPrice(base=410_000, mac=69_000, element=0, build=300_000_000),
+    "reshape": OpPrice(base=2_500_000, mac=0, element=0, build=300_000_000),
+    "softmax": OpPrice(base=1_800_000, mac=165_000, element=0, build=300_000_000),
+    "transpose": OpPrice(base=800_000, mac=0, element=26_000, build=300_000_000),
 }
 
 
