@@ -81,7 +81,11 @@ class Model:
         peak = max(op.workspace + op.out.size for op in ops)
         self._chunk = max(1, _CHUNK_ELEMENTS // max(peak, 1))
         self._max_macs = max(op.macs for op in ops)
-        self._steps = _plan(self.ops)
+
+    @cached_property
+    def _steps(self) -> list[Step]:
+        """The numpy engine's execution steps (built on its first run: INFER runs the compiled engine)."""
+        return _plan(self.ops)
 
     @cached_property
     def raw(self) -> bytes:
