@@ -98,7 +98,7 @@ OP_PRICES: dict[str, OpPrice] = {
     "concat": OpPrice(base=0, mac=0, element=39_500),
     "conv": OpPrice(base=16_200_000, mac=900, element=34_000, build=800_000_000),
     "conv_transpose": OpPrice(base=32_600_000, mac=580, element=115_000, build=800_000_000),
-    "fully_connected": OpPrice(base=60_000_000, mac=0, element=3_000, weight_byte=2_600,
+    "fully_connected": OpPrice(base=60_000_000, mac=0, element=3_000, weight_byte=2_900,
                                  build=800_000_000),
     "lookup": OpPrice(base=300_000, mac=0, element=27_000),
     "max_pool": OpPrice(base=0, mac=700, element=0),
