@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Bytes} from "./Bytes.sol";
+import {OpTable} from "./OpTable.sol";
+
+/// @title Kernels: one op's output elements [start, end) (flat, row-major) from its whole input tensor,
+/// with exactly the engine's integer semantics (docs/quantization.md):
+///   fully_connected, conv, conv_transpose: acc = bias + sum (x - zpIn) * w  (padding holds zpIn: adds 0),
+///     y = clamp(((acc * M + 2^(s-1)) >> s) + zpOut, lo, hi) with an arithmetic (floor) shift, per channel;
+///   max_pool: window maximum, padding -128 (never wins: every window holds a real element);
+///   lookup: y = table[x + 128];  reshape: y = x (same flat order).
+/// Weights, biases and requantization parameters are read from the model bytes `m` at the offsets
+/// OpTable.locate derived; `x` must hold exactly op.x.size bytes (the caller checks it against the
+/// commitment). Accumulators are int256: no overflow is possible (|acc| < 2^32, |acc * M| < 2^63).
+library Kernels {
+    using Bytes for bytes;
+
+    error BadInput(uint256 length, uint256 expected);
+
+    function run(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, uint256 end)
+        internal
+        pure
+        returns (bytes memory y)
+    {
+        if (x.length != op.x.size) revert BadInput(x.length, op.x.size);
+        require(start <= end && end <= op.y.size, "range outside the output");
+        y = new bytes(end - start);
+        uint256 kind = op.kind;
+        if (kind == OpTable.FULLY_CONNECTED) _fullyConnected(m, op, x, start, y);
+        else if (kind == OpTable.CONV) _conv(m, op, x, start, y);
+        else if (kind == OpTable.CONV_TRANSPOSE) _convTranspose(m, op, x, start, y);
+        else if (kind == OpTable.MAX_POOL) _maxPool(m, op, x, start, y);
+        else if (kind == OpTable.LOOKUP) _lookup(m, op, x, start, y);
+        else _reshape(x, start, y);
+    }
+
+    /// sum over i < n of (x[i * xStep] - zp) * w[i * wStep], reading int8 bytes at memory pointers.
+    function _dot(uint256 xp, uint256 xStep, uint256 wp, uint256 wStep, uint256 n, int256 zp)
+        private
+        pure
+        returns (int256 acc)
+    {
+        assembly ("memory-safe") {
+            for { let end := add(xp, mul(n, xStep)) } lt(xp, end) {
+                xp := add(xp, xStep)
+                wp := add(wp, wStep)
+            } {
+                acc := add(acc, mul(sub(signextend(0, byte(0, mload(xp))), zp), signextend(0, byte(0, mload(wp)))))
+            }
+        }
+    }
+
+    function _ptr(bytes memory b, uint256 offset) private pure returns (uint256 p) {
+        assembly ("memory-safe") {
+            p := add(add(b, 32), offset)
+        }
+    }
+
+    /// requant block at `rq` for `channels` channels: scale f64, zp i8, lo i8, hi i8, M u32[C], shift u8[C].
+    function _requant(bytes memory m, uint256 rq, uint256 channels, uint256 c, int256 acc)
+        private
+        pure
+        returns (bytes1)
+    {
+        int256 mult = int256(m.u32(rq + 11 + 4 * c));
+        uint256 s = m.u8(rq + 11 + 4 * channels + c);
+        int256 v = ((acc * mult + int256(1 << (s - 1))) >> s) + m.i8(rq + 8);
+        int256 lo = m.i8(rq + 9);
+        int256 hi = m.i8(rq + 10);
+        if (v < lo) v = lo;
+        if (v > hi) v = hi;
+        return bytes1(uint8(int8(v)));
+    }
+
+    function _fullyConnected(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        uint256 k = op.x.size;
+        uint256 c = op.y.size;
+        uint256 w = op.body + 4;
+        uint256 bias = w + c * k;
+        uint256 rq = bias + 4 * c;
+        uint256 xp = _ptr(x, 0);
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 o = start + i;
+            int256 acc = m.i32(bias + 4 * o) + _dot(xp, 1, _ptr(m, w + o * k), 1, k, op.x.zp);
+            y[i] = _requant(m, rq, c, o, acc);
+        }
+    }
+
+    /// Per output channel o: W[o] is (Cin/G, kh, kw), contiguous; input channels g*Cin/G .. (g+1)*Cin/G.
+    function _conv(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        OpTable.Geometry memory g = OpTable.geometry(m, op.body + 8);
+        uint256 groups = m.u32(op.body + 4);
+        uint256 cinG = op.x.c / groups;
+        uint256 taps = g.kh * g.kw;
+        uint256 w = op.body + 28;
+        uint256 bias = w + op.y.c * cinG * taps;
+        uint256 rq = bias + 4 * op.y.c;
+        uint256 plane = op.y.h * op.y.w;
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 o = (start + i) / plane;
+            uint256 oy = (start + i) % plane / op.y.w;
+            uint256 ox = (start + i) % op.y.w;
+            uint256 xc = _ptr(x, (o / (op.y.c / groups)) * cinG * op.x.h * op.x.w);
+            uint256 wo = _ptr(m, w + o * cinG * taps);
+            int256 acc = m.i32(bias + 4 * o);
+            for (uint256 ky = 0; ky < g.kh; ky++) {
+                uint256 iy = oy * g.sh + ky * g.dh;
+                if (iy < g.pt || iy - g.pt >= op.x.h) continue;
+                for (uint256 kx = 0; kx < g.kw; kx++) {
+                    uint256 ix = ox * g.sw + kx * g.dw;
+                    if (ix < g.pl || ix - g.pl >= op.x.w) continue;
+                    acc += _dot(
+                        xc + (iy - g.pt) * op.x.w + ix - g.pl, op.x.h * op.x.w, wo + ky * g.kw + kx, taps, cinG, op.x.zp
+                    );
+                }
+            }
+            y[i] = _requant(m, rq, op.y.c, o, acc);
+        }
+    }
+
+    /// Output (o, oy, ox) gathers input (c, iy, ix) through tap (ky, kx) when oy + pt = iy * sh + ky * dh
+    /// (and the same for x); weight layout (Cin, Cout/G, kh, kw) as in ONNX.
+    function _convTranspose(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        OpTable.Geometry memory g = OpTable.geometry(m, op.body + 8);
+        uint256 groups = m.u32(op.body + 4);
+        uint256 cinG = op.x.c / groups;
+        uint256 coutG = op.y.c / groups;
+        uint256 taps = g.kh * g.kw;
+        uint256 w = op.body + 32;
+        uint256 bias = w + op.x.c * coutG * taps;
+        uint256 rq = bias + 4 * op.y.c;
+        uint256 plane = op.y.h * op.y.w;
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 o = (start + i) / plane;
+            uint256 oy = (start + i) % plane / op.y.w + g.pt;
+            uint256 ox = (start + i) % op.y.w + g.pl;
+            uint256 c0 = (o / coutG) * cinG;
+            uint256 xc = _ptr(x, c0 * op.x.h * op.x.w);
+            uint256 wo = _ptr(m, w + (c0 * coutG + o % coutG) * taps);
+            int256 acc = m.i32(bias + 4 * o);
+            for (uint256 ky = 0; ky < g.kh && ky * g.dh <= oy; ky++) {
+                uint256 ty = oy - ky * g.dh;
+                if (ty % g.sh != 0 || ty / g.sh >= op.x.h) continue;
+                for (uint256 kx = 0; kx < g.kw && kx * g.dw <= ox; kx++) {
+                    uint256 tx = ox - kx * g.dw;
+                    if (tx % g.sw != 0 || tx / g.sw >= op.x.w) continue;
+                    acc += _dot(
+                        xc + (ty / g.sh) * op.x.w + tx / g.sw,
+                        op.x.h * op.x.w,
+                        wo + ky * g.kw + kx,
+                        coutG * taps,
+                        cinG,
+                        op.x.zp
+                    );
+                }
+            }
+            y[i] = _requant(m, rq, op.y.c, o, acc);
+        }
+    }
+
+    function _maxPool(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        OpTable.Geometry memory g = OpTable.geometry(m, op.body);
+        uint256 plane = op.y.h * op.y.w;
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 c = (start + i) / plane;
+            uint256 oy = (start + i) % plane / op.y.w;
+            uint256 ox = (start + i) % op.y.w;
+            int256 best = -128;
+            for (uint256 ky = 0; ky < g.kh; ky++) {
+                uint256 iy = oy * g.sh + ky * g.dh;
+                if (iy < g.pt || iy - g.pt >= op.x.h) continue;
+                for (uint256 kx = 0; kx < g.kw; kx++) {
+                    uint256 ix = ox * g.sw + kx * g.dw;
+                    if (ix < g.pl || ix - g.pl >= op.x.w) continue;
+                    int256 v = x.i8((c * op.x.h + iy - g.pt) * op.x.w + ix - g.pl);
+                    if (v > best) best = v;
+                }
+            }
+            y[i] = bytes1(uint8(int8(best)));
+        }
+    }
+
+    function _lookup(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        uint256 table = op.body + 9;
+        for (uint256 i = 0; i < y.length; i++) {
+            y[i] = bytes1(uint8(m.u8(table + (x.u8(start + i) ^ 0x80))));
+        }
+    }
+
+    function _reshape(bytes memory x, uint256 start, bytes memory y) private pure {
+        for (uint256 i = 0; i < y.length; i++) {
+            y[i] = x[start + i];
+        }
+    }
+}

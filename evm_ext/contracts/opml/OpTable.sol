@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Bytes} from "./Bytes.sol";
+
+/// @title OpTable: walks a model's op table (docs/model-format.md) in memory and locates one op.
+/// @notice Everything the one-step proof uses about an op (its kind, input value, shapes, zero points
+/// and the byte offset of its body) is derived here from the sealed model's bytes, never taken from a
+/// prover. Shapes are derived from the input shape and the bodies exactly as the decoder does; each
+/// body is checked to lie inside the model. Supported kinds: the op kinds of the shipped models
+/// (fully_connected, conv, conv_transpose, lookup, max_pool, reshape); any other kind reverts with
+/// UnsupportedOp, so a submission on such a model cannot be disputed (docs/optimistic.md, "Limits").
+library OpTable {
+    using Bytes for bytes;
+
+    uint256 internal constant FULLY_CONNECTED = 1;
+    uint256 internal constant CONV = 2;
+    uint256 internal constant CONV_TRANSPOSE = 3;
+    uint256 internal constant LOOKUP = 6;
+    uint256 internal constant MAX_POOL = 7;
+    uint256 internal constant RESHAPE = 9;
+
+    error UnsupportedOp(uint256 index, uint256 kind);
+    error BadModel(string what);
+
+    /// A tensor value: rank, (c, h, w) for rank 3 (rank 1: c = size, h = w = 1), element count, zero point.
+    struct Value {
+        uint256 rank;
+        uint256 c;
+        uint256 h;
+        uint256 w;
+        uint256 size;
+        int256 zp;
+    }
+
+    /// One op: kind, its input's value index, body [body, end) in the model bytes, input and output values.
+    struct Op {
+        uint256 kind;
+        uint256 input;
+        uint256 body;
+        uint256 end;
+        Value x;
+        Value y;
+    }
+
+    /// Window geometry (u16 fields of the format): kernel, stride, dilation, pads (top, left, bottom, right).
+    struct Geometry {
+        uint256 kh;
+        uint256 kw;
+        uint256 sh;
+        uint256 sw;
+        uint256 dh;
+        uint256 dw;
+        uint256 pt;
+        uint256 pl;
+        uint256 pb;
+        uint256 pr;
+    }
+
+    /// The input value, the op count and the offset of op 0.
+    function header(bytes memory m) internal pure returns (Value memory input, uint256 ops, uint256 at) {
+        if (m.length < 8 || m.u32(0) != 0x4d454941 || m.u8(4) != 1) revert BadModel("not an aievm model v1");
+        uint256 rank = m.u8(5);
+        if (rank == 0 || m.length < 6 + 4 * rank + 11) revert BadModel("input");
+        input.rank = rank;
+        input.size = 1;
+        uint256[] memory dims = new uint256[](rank);
+        for (uint256 i = 0; i < rank; i++) {
+            dims[i] = m.u32(6 + 4 * i);
+            input.size *= dims[i];
+        }
+        _setDims(input, dims);
+        at = 6 + 4 * rank + 8;
+        input.zp = m.i8(at);
+        ops = m.u16(at + 1);
+        at += 3;
+    }
+
+    /// The number of ops of the model.
+    function opCount(bytes memory m) internal pure returns (uint256 ops) {
+        (, ops,) = header(m);
+    }
+
+    /// Op `k` (0-based) of the model: walks ops 0..k, deriving every value's shape.
+    function locate(bytes memory m, uint256 k) internal pure returns (Op memory op) {
+        (Value memory input, uint256 ops, uint256 at) = header(m);
+        if (k >= ops) revert BadModel("op index out of range");
+        Value[] memory values = new Value[](k + 2);
+        values[0] = input;
+        for (uint256 i = 0; i <= k; i++) {
+            if (at + 4 > m.length) revert BadModel("truncated op header");
+            op.kind = m.u8(at);
+            if (m.u8(at + 1) != 1) revert UnsupportedOp(i, op.kind);
+            op.input = m.u16(at + 2);
+            if (op.input > i) revert BadModel("input refers to a later value");
+            op.x = values[op.input];
+            op.body = at + 4;
+            _body(m, op, i);
+            if (op.end > m.length) revert BadModel("truncated op body");
+            values[i + 1] = op.y;
+            at = op.end;
+        }
+    }
+
+    function geometry(bytes memory m, uint256 at) internal pure returns (Geometry memory g) {
+        g = Geometry(
+            m.u16(at), m.u16(at + 2), m.u16(at + 4), m.u16(at + 6), m.u16(at + 8), m.u16(at + 10),
+            m.u16(at + 12), m.u16(at + 14), m.u16(at + 16), m.u16(at + 18)
+        );
+        if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0 || g.dh == 0 || g.dw == 0) {
+            revert BadModel("zero kernel, stride or dilation");
+        }
+    }
+
+    function _body(bytes memory m, Op memory op, uint256 index) private pure {
+        uint256 b = op.body;
+        uint256 kind = op.kind;
+        if (kind == FULLY_CONNECTED) {
+            if (op.x.rank != 1) revert BadModel("fully_connected needs a rank-1 input");
+            uint256 c = m.u32(b);
+            op.end = b + 4 + c * op.x.size + 4 * c + 11 + 5 * c;
+            op.y = Value(1, c, 1, 1, c, m.i8(b + 4 + c * op.x.size + 4 * c + 8));
+        } else if (kind == CONV || kind == CONV_TRANSPOSE) {
+            if (op.x.rank != 3) revert BadModel("conv needs a (C, H, W) input");
+            uint256 cout = m.u32(b);
+            uint256 groups = m.u32(b + 4);
+            if (groups == 0 || op.x.c % groups != 0 || cout % groups != 0) revert BadModel("groups");
+            Geometry memory g = geometry(m, b + 8);
+            (uint256 oh, uint256 ow, uint256 weights) = kind == CONV
+                ? _convShape(op.x, g, cout, groups)
+                : _transposedShape(m, op.x, g, cout, groups, b + 28);
+            uint256 requant = b + (kind == CONV ? 28 : 32) + weights + 4 * cout;
+            op.end = requant + 11 + 5 * cout;
+            op.y = Value(3, cout, oh, ow, cout * oh * ow, m.i8(requant + 8));
+        } else if (kind == LOOKUP) {
+            op.end = b + 265;
+            op.y = op.x;
+            op.y.zp = m.i8(b + 8);
+        } else if (kind == MAX_POOL) {
+            if (op.x.rank != 3) revert BadModel("max_pool needs a (C, H, W) input");
+            Geometry memory g = geometry(m, b);
+            (uint256 oh, uint256 ow,) = _convShape(op.x, g, op.x.c, 1);
+            op.end = b + 20;
+            op.y = Value(3, op.x.c, oh, ow, op.x.c * oh * ow, op.x.zp);
+        } else if (kind == RESHAPE) {
+            uint256 rank = m.u8(b);
+            if (rank == 0 || b + 1 + 4 * rank > m.length) revert BadModel("reshape rank");
+            uint256[] memory dims = new uint256[](rank);
+            uint256 size = 1;
+            for (uint256 i = 0; i < rank; i++) {
+                dims[i] = m.u32(b + 1 + 4 * i);
+                size *= dims[i];
+            }
+            if (size != op.x.size) revert BadModel("reshape changes the element count");
+            op.end = b + 1 + 4 * rank;
+            op.y = Value(rank, 0, 0, 0, size, op.x.zp);
+            _setDims(op.y, dims);
+        } else {
+            revert UnsupportedOp(index, kind);
+        }
+    }
+
+    function _setDims(Value memory v, uint256[] memory dims) private pure {
+        if (dims.length == 3) (v.c, v.h, v.w) = (dims[0], dims[1], dims[2]);
+        else if (dims.length == 1) (v.c, v.h, v.w) = (dims[0], 1, 1);
+    }
+
+    /// Output size of a conv or pool window and the conv's weight count.
+    function _convShape(Value memory x, Geometry memory g, uint256 cout, uint256 groups)
+        private
+        pure
+        returns (uint256 oh, uint256 ow, uint256 weights)
+    {
+        uint256 eh = g.dh * (g.kh - 1) + 1;
+        uint256 ew = g.dw * (g.kw - 1) + 1;
+        if (x.h + g.pt + g.pb < eh || x.w + g.pl + g.pr < ew) revert BadModel("empty output");
+        oh = (x.h + g.pt + g.pb - eh) / g.sh + 1;
+        ow = (x.w + g.pl + g.pr - ew) / g.sw + 1;
+        weights = cout * (x.c / groups) * g.kh * g.kw;
+    }
+
+    /// Output size of a transposed conv (output padding u16[2] at `at`) and its weight count.
+    function _transposedShape(
+        bytes memory m,
+        Value memory x,
+        Geometry memory g,
+        uint256 cout,
+        uint256 groups,
+        uint256 at
+    )
+        private
+        pure
+        returns (uint256 oh, uint256 ow, uint256 weights)
+    {
+        uint256 fh = (x.h - 1) * g.sh + g.dh * (g.kh - 1) + 1 + m.u16(at);
+        uint256 fw = (x.w - 1) * g.sw + g.dw * (g.kw - 1) + 1 + m.u16(at + 2);
+        if (fh <= g.pt + g.pb || fw <= g.pl + g.pr) revert BadModel("empty output");
+        oh = fh - g.pt - g.pb;
+        ow = fw - g.pl - g.pr;
+        weights = x.c * (cout / groups) * g.kh * g.kw;
+    }
+}

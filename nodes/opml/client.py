@@ -1,0 +1,181 @@
+"""JSON-RPC client of the game contract (web3.py): deployment, transactions, views and events.
+
+Every transaction is signed locally (dev account 0 unless a key is given), checked with eth_call first
+(a move that would revert raises `MoveReverted` with the contract's reason, and is not sent), and its
+receipt awaited; `gas_used` accumulates the gas of this party's mined transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3Exception
+
+from evm_ext.contracts import model_store
+from evm_ext.contracts.opml import artifacts
+from evm_ext.errors import AievmError
+from nodes.accounts import dev_accounts
+
+TX_GAS = 20_000_000  # gas limit of every transaction (under the devnet's 30M blocks)
+STATES = ("none", "pending", "finalized", "submitter slashed")
+PHASES = ("none", "reveal roots", "pick op", "reveal leaves", "prove", "ended")
+
+
+class OpmlError(AievmError):
+    """A node that cannot be reached, an address that is not what it should be, a failed transaction."""
+
+
+class MoveReverted(OpmlError):
+    """The node's gas estimate says the transaction would revert; `reason` is the contract's error."""
+
+
+@dataclass(frozen=True)
+class GameParams:
+    """Game constants: blocks of the challenge window and per move, bonds in wei."""
+
+    window_blocks: int = 20
+    move_blocks: int = 10
+    submit_bond: int = 10**18
+    challenge_bond: int = 10**18
+
+
+class Party:
+    """One account talking to one node."""
+
+    def __init__(self, rpc_url: str, private_key: str | None = None) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120}))
+        try:
+            self.chain_id = self.w3.eth.chain_id
+        except (OSError, Web3Exception) as exc:
+            raise OpmlError(f"cannot reach a node at {rpc_url}: {exc}") from exc
+        try:
+            self.account = Account.from_key(private_key or dev_accounts()[0].key.hex())
+        except (ValueError, TypeError) as exc:
+            raise OpmlError(f"invalid private key: {exc}") from None
+        self.address = self.account.address
+        self.gas_used = 0
+        self.transactions = 0
+
+    def send(self, to: str | None, data: bytes, value: int = 0, what: str = "transaction") -> dict:
+        """Sign, send and wait for one transaction; raises MoveReverted before sending if it would revert.
+
+        One eth_call checks the move first (a binary-search gas estimate would run a one-step proof
+        about 20 times); the gas limit is then TX_GAS and the node charges only what is used.
+        """
+        tx: dict[str, Any] = {"from": self.address, "data": data, "value": value, "gas": TX_GAS}
+        if to is not None:
+            tx["to"] = to
+        try:
+            self.w3.eth.call(tx)
+        except ContractLogicError as exc:
+            raise MoveReverted(f"{what} would revert: {exc}") from None
+        base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        tx.update(
+            chainId=self.chain_id,
+            nonce=self.w3.eth.get_transaction_count(self.address, "pending"),
+            maxPriorityFeePerGas=10**9,
+            maxFeePerGas=2 * base_fee + 10**9,
+        )
+        del tx["from"]
+        raw = self.account.sign_transaction(tx).raw_transaction
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(raw)
+        except (ValueError, Web3Exception) as exc:
+            raise OpmlError(f"the node rejected {what}: {exc}") from exc
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.02)
+        self.gas_used += receipt["gasUsed"]
+        self.transactions += 1
+        if receipt["status"] != 1:
+            raise OpmlError(f"{what} reverted (transaction 0x{bytes(tx_hash).hex()})")
+        return receipt
+
+    def deploy(self, name: str, *args: Any) -> str:
+        art = artifacts()[name]
+        data = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args).data_in_transaction
+        return self.send(None, bytes.fromhex(data[2:]), what=f"{name} deployment")["contractAddress"]
+
+
+def deploy_game(party: Party, params: GameParams = GameParams()) -> str:
+    """Deploy a OneStepVerifier and an OpmlGame using it; returns the game's address."""
+    verifier = party.deploy("OneStepVerifier")
+    return party.deploy(
+        "OpmlGame",
+        verifier,
+        model_store().runtime_code_hash,
+        params.window_blocks,
+        params.move_blocks,
+        params.submit_bond,
+        params.challenge_bond,
+    )
+
+
+def read_model(w3: Web3, address: str) -> bytes:
+    """The bytes of the sealed model at `address` (a ModelStore)."""
+    address = checksum(address)
+    store = w3.eth.contract(address=address, abi=model_store().abi)
+    try:
+        if not store.functions.isSealed().call():
+            raise OpmlError(f"the model at {address} is not sealed; seal it (aievm model deploy) first")
+        return bytes(store.functions.read(0, store.functions.length().call()).call())
+    except (ContractLogicError, Web3Exception) as exc:
+        raise OpmlError(f"{address} is not a ModelStore: {exc}") from None
+
+
+def checksum(address: str) -> str:
+    try:
+        return to_checksum_address(address)
+    except ValueError:
+        raise OpmlError(f"invalid address {address!r}") from None
+
+
+class Game:
+    """The game contract at `address`, used by `party`."""
+
+    def __init__(self, party: Party, address: str) -> None:
+        self.party, self.w3 = party, party.w3
+        self.address = checksum(address)
+        # the runtime code equals the artifact's except for the immutables (same length)
+        if len(self.w3.eth.get_code(self.address)) != len(artifacts()["OpmlGame"].runtime):
+            raise OpmlError(
+                f"{self.address} is not an OpmlGame contract; deploy one with `aievm opml deploy --rpc URL`"
+            )
+        self.contract = self.w3.eth.contract(address=self.address, abi=artifacts()["OpmlGame"].abi)
+        self.fn = self.contract.functions
+        self.submit_bond = self.fn.submitBond().call()
+        self.challenge_bond = self.fn.challengeBond().call()
+
+    def transact(self, name: str, *args: Any, value: int = 0) -> dict:
+        data = self.contract.encode_abi(name, args=list(args))
+        return self.party.send(self.address, bytes.fromhex(data[2:]), value, what=f"{name}()")
+
+    def submission(self, sid: int) -> dict:
+        fields = (
+            "submitter",
+            "model",
+            "window_end",
+            "ops",
+            "open",
+            "lost",
+            "state",
+            "input_root",
+            "output_root",
+            "root",
+        )
+        return dict(zip(fields, self.fn.submissions(sid).call(), strict=True))
+
+    def challenge(self, cid: int) -> dict:
+        fields = ("sid", "challenger", "phase", "deadline", "op", "input", "leaf_count", "leaves_hash")
+        return dict(zip(fields, self.fn.challenges(cid).call(), strict=True))
+
+    def events(self, name: str, from_block: int, to_block: int, **filters: Any) -> list[dict]:
+        """Decoded `name` events in [from_block, to_block]; `filters` match indexed arguments."""
+        event = getattr(self.contract.events, name)
+        logs = event().get_logs(from_block=from_block, to_block=to_block, argument_filters=filters or None)
+        return [dict(log["args"]) | {"block": log["blockNumber"]} for log in logs]
+
+    def block(self) -> int:
+        return self.w3.eth.block_number

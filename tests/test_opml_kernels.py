@@ -1,0 +1,131 @@
+"""The plain-Solidity one-step verifier against the engine, byte for byte, on py-evm's stock CancunVM.
+
+Every op kind of the shipped models (fully_connected, conv, conv_transpose, max_pool, lookup, reshape):
+sampled chunks of every op of the shipped models, and whole outputs of random single ops covering
+groups, depthwise, stride, dilation, pads, output padding, fused clamps and input zero points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from evm_ext.model import Model, load_model
+from evm_ext.model.ops import Conv, ConvTranspose, FullyConnected, Lookup, MaxPool, Requant, Reshape, Softmax, Value
+from evm_ext.model.quantize import softmax_table
+from evm_ext.tensor.conv import Geometry
+from nodes.opml.commitment import CHUNK
+from nodes.opml.trace import trace
+from tests.opml_fixtures import PlainChain, decode, encode
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+SHIPPED = ["mnist_mlp/mnist_mlp.aiem", "mnist_cnn/mnist_cnn.aiem", "dcgan/dcgan_generator.aiem"]
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    chain = PlainChain()
+    return chain, chain.deploy("OneStepVerifier")
+
+
+def _call(verifier, fn: str, *args):
+    chain, address = verifier
+    _, computation = chain.send(address, encode("OneStepVerifier", fn, *args))
+    if not computation.is_success:
+        raise AssertionError(computation.error)
+    return decode("OneStepVerifier", fn, computation.output)
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_shipped_model_chunks_match_the_engine(verifier, path):
+    model = load_model(ROOT / "models" / path)
+    raw = model.encode()
+    x = np.random.default_rng(7).integers(-128, 128, model.input_size).astype(np.int8).tobytes()
+    values = trace(model, x)
+    assert values[-1] == model.run_bytes(x)
+    rng = np.random.default_rng(3)
+    for k, op in enumerate(model.ops):
+        n = -(-op.out.size // CHUNK)
+        for j in sorted({0, int(rng.integers(n)), n - 1}):
+            got = _call(verifier, "chunkOf", raw, k, values[op.inputs[0]], j)
+            assert got == values[k + 1][j * CHUNK : (j + 1) * CHUNK], (path, k, j)
+        shape = _call(verifier, "opShapeOf", raw, k)
+        assert list(shape) == [len(model.ops), op.inputs[0], model.values[op.inputs[0]].size, op.out.size]
+
+
+def _requant(rng, channels: int, fan_in: int, clamp: bool) -> Requant:
+    shift = 31 + round(math.log2(math.sqrt(fan_in) * 6000 / 40))
+    zp = int(rng.integers(-30, 30))
+    lo, hi = (zp, 127) if clamp else (-128, 127)
+    return Requant(0.05, zp, lo, hi, rng.integers(1 << 30, 1 << 31, channels).astype(np.uint32),
+                   (shift + rng.integers(-1, 2, channels)).astype(np.uint8))
+
+
+def _random_op(kind: str, seed: int) -> Model:
+    rng = np.random.default_rng(seed)
+    w = lambda *s: rng.integers(-127, 128, s).astype(np.int8)  # noqa: E731
+    b = lambda n: rng.integers(-3000, 3000, n).astype(np.int32)  # noqa: E731
+    zp = int(rng.integers(-128, 128))
+    if kind == "fully_connected":
+        k, c = int(rng.integers(1, 200)), int(rng.integers(1, 70))
+        x = Value((k,), 0.1, zp)
+        op = FullyConnected((0,), [x], w(c, k), b(c), _requant(rng, c, k, bool(seed % 2)))
+        return Model(x, [op])
+    cin = int(rng.choice([1, 2, 4, 6]))
+    x = Value((cin, int(rng.integers(3, 10)), int(rng.integers(3, 10))), 0.1, zp)
+    kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+    stride = tuple(int(v) for v in rng.integers(1, 3, 2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+    if kind == "conv":
+        groups = int(rng.choice([g for g in (1, 2, cin) if cin % g == 0]))
+        cout = groups * int(rng.integers(1, 4))
+        pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+        op = Conv((0,), [x], w(cout, cin // groups, kh, kw), b(cout), groups,
+                  Geometry((kh, kw), stride, dilation, pads), _requant(rng, cout, cin * kh * kw, seed % 2 == 0))
+    elif kind == "conv_transpose":
+        groups = int(rng.choice([g for g in (1, 2) if cin % g == 0]))
+        cout = groups * int(rng.integers(1, 4))
+        pads = tuple(int(v) for v in rng.integers(0, 2, 4))
+        out_pad = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation, strict=True))
+        op = ConvTranspose((0,), [x], w(cin, cout // groups, kh, kw), b(cout), groups,
+                           Geometry((kh, kw), stride, dilation, pads), out_pad,
+                           _requant(rng, cout, cin * kh * kw, seed % 2 == 1))
+    elif kind == "max_pool":
+        ext = [d * (k - 1) + 1 for k, d in zip((kh, kw), dilation, strict=True)]
+        pads = tuple(int(rng.integers(0, e)) for e in ext * 2)
+        op = MaxPool((0,), [x], Geometry((kh, kw), stride, dilation, pads))
+    elif kind == "lookup":
+        op = Lookup((0,), [x], 0.2, int(rng.integers(-128, 128)), w(256))
+    else:
+        op = Reshape((0,), [x], (x.shape[1], x.size // x.shape[1]))
+    return Model(x, [op])
+
+
+KINDS = ["fully_connected", "conv", "conv_transpose", "max_pool", "lookup", "reshape"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_ops_match_the_engine(verifier, kind):
+    for seed in range(5):
+        model = _random_op(kind, seed)
+        x = np.random.default_rng(100 + seed).integers(-128, 128, model.input_size).astype(np.int8).tobytes()
+        expected = model.run_bytes(x)
+        assert _call(verifier, "outputOf", model.encode(), 0, x) == expected, (kind, seed)
+        n = -(-len(expected) // CHUNK)
+        assert _call(verifier, "chunkOf", model.encode(), 0, x, n - 1) == expected[(n - 1) * CHUNK :]
+
+
+def test_unsupported_kind_and_bad_input_revert(verifier):
+    x = Value((10,), 0.1, 0)
+    model = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])
+    chain, address = verifier
+    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", model.encode(), 0, bytes(10), 0))
+    assert not computation.is_success
+    fc = _random_op("fully_connected", 1)
+    short = bytes(fc.input_size - 1)
+    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", fc.encode(), 0, short, 0))
+    assert not computation.is_success
+    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", b"AIEM\x02" + bytes(20), 0, b"", 0))
+    assert not computation.is_success
