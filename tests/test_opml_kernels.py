@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 
 from evm_ext.model import Model, load_model
-from evm_ext.model.ops import Conv, ConvTranspose, FullyConnected, Lookup, MaxPool, Requant, Reshape, Softmax, Value
+from evm_ext.model.ops import (
+    Conv,
+    ConvTranspose,
+    FullyConnected,
+    Lookup,
+    MaxPool,
+    Requant,
+    Reshape,
+    Softmax,
+    Value,
+)
 from evm_ext.model.quantize import softmax_table
 from evm_ext.tensor.conv import Geometry
 from nodes.opml.commitment import CHUNK
@@ -59,8 +69,14 @@ def _requant(rng, channels: int, fan_in: int, clamp: bool) -> Requant:
     shift = 31 + round(math.log2(math.sqrt(fan_in) * 6000 / 40))
     zp = int(rng.integers(-30, 30))
     lo, hi = (zp, 127) if clamp else (-128, 127)
-    return Requant(0.05, zp, lo, hi, rng.integers(1 << 30, 1 << 31, channels).astype(np.uint32),
-                   (shift + rng.integers(-1, 2, channels)).astype(np.uint8))
+    return Requant(
+        0.05,
+        zp,
+        lo,
+        hi,
+        rng.integers(1 << 30, 1 << 31, channels).astype(np.uint32),
+        (shift + rng.integers(-1, 2, channels)).astype(np.uint8),
+    )
 
 
 def _random_op(kind: str, seed: int) -> Model:
@@ -82,16 +98,30 @@ def _random_op(kind: str, seed: int) -> Model:
         groups = int(rng.choice([g for g in (1, 2, cin) if cin % g == 0]))
         cout = groups * int(rng.integers(1, 4))
         pads = tuple(int(v) for v in rng.integers(0, 3, 4))
-        op = Conv((0,), [x], w(cout, cin // groups, kh, kw), b(cout), groups,
-                  Geometry((kh, kw), stride, dilation, pads), _requant(rng, cout, cin * kh * kw, seed % 2 == 0))
+        op = Conv(
+            (0,),
+            [x],
+            w(cout, cin // groups, kh, kw),
+            b(cout),
+            groups,
+            Geometry((kh, kw), stride, dilation, pads),
+            _requant(rng, cout, cin * kh * kw, seed % 2 == 0),
+        )
     elif kind == "conv_transpose":
         groups = int(rng.choice([g for g in (1, 2) if cin % g == 0]))
         cout = groups * int(rng.integers(1, 4))
         pads = tuple(int(v) for v in rng.integers(0, 2, 4))
         out_pad = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation, strict=True))
-        op = ConvTranspose((0,), [x], w(cin, cout // groups, kh, kw), b(cout), groups,
-                           Geometry((kh, kw), stride, dilation, pads), out_pad,
-                           _requant(rng, cout, cin * kh * kw, seed % 2 == 1))
+        op = ConvTranspose(
+            (0,),
+            [x],
+            w(cin, cout // groups, kh, kw),
+            b(cout),
+            groups,
+            Geometry((kh, kw), stride, dilation, pads),
+            out_pad,
+            _requant(rng, cout, cin * kh * kw, seed % 2 == 1),
+        )
     elif kind == "max_pool":
         ext = [d * (k - 1) + 1 for k, d in zip((kh, kw), dilation, strict=True)]
         pads = tuple(int(rng.integers(0, e)) for e in ext * 2)
@@ -121,11 +151,15 @@ def test_unsupported_kind_and_bad_input_revert(verifier):
     x = Value((10,), 0.1, 0)
     model = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])
     chain, address = verifier
-    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", model.encode(), 0, bytes(10), 0))
+    _, computation = chain.send(
+        address, encode("OneStepVerifier", "chunkOf", model.encode(), 0, bytes(10), 0)
+    )
     assert not computation.is_success
     fc = _random_op("fully_connected", 1)
     short = bytes(fc.input_size - 1)
     _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", fc.encode(), 0, short, 0))
     assert not computation.is_success
-    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", b"AIEM\x02" + bytes(20), 0, b"", 0))
+    _, computation = chain.send(
+        address, encode("OneStepVerifier", "chunkOf", b"AIEM\x02" + bytes(20), 0, b"", 0)
+    )
     assert not computation.is_success

@@ -1,0 +1,214 @@
+"""The dispute game's invariants on py-evm's stock CancunVM (no INFER), with the shipped MNIST MLP.
+
+A tampered submission is slashed by the one-step proof and the challenger paid; a wrong proof reverts;
+a party that misses its move loses; a submission has one outcome (a second finalize fails); a second
+challenge of a slashed submission is refunded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_utils import keccak
+
+from evm_ext.contracts import model_store, sealed_storage
+from evm_ext.model import load_model
+from nodes.opml.agents import Commitment
+from nodes.opml.commitment import leaves
+from nodes.opml.trace import trace
+from tests.opml_fixtures import ADDRESSES, PlainChain, decode, encode
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = keccak(b"opml model")[:20]
+BOND, CH_BOND = 10**18, 3 * 10**17
+WINDOW, MOVE = 30, 12
+SUBMITTER, CHALLENGER, OTHER = 1, 2, 0
+PENDING, FINALIZED, SLASHED = 1, 2, 3
+
+
+def _selector(error: str) -> bytes:
+    return keccak(error.encode())[:4]
+
+
+class Game:
+    def __init__(self) -> None:
+        self.model = load_model(ROOT / "models/mnist_mlp/mnist_mlp.aiem")
+        data = self.model.encode()
+        self.chain = PlainChain(
+            {MODEL: {"code": model_store().runtime, "storage": sealed_storage(data, ADDRESSES[0])}}
+        )
+        verifier = self.chain.deploy("OneStepVerifier")
+        self.address = self.chain.deploy(
+            "OpmlGame", verifier, model_store().runtime_code_hash, WINDOW, MOVE, BOND, CH_BOND
+        )
+        images = np.load(ROOT / "models/data/mnist_test_images.npy")
+        self.x = self.model.encode_input(images[0].astype(np.float64).reshape(-1) / 255)
+        self.gas: dict[str, int] = {}
+
+    def call(self, fn: str, *args, sender: int, value: int = 0):
+        gas, computation = self.chain.send(self.address, encode("OpmlGame", fn, *args), sender, value)
+        self.gas[fn] = gas
+        return gas, computation
+
+    def ok(self, fn: str, *args, sender: int, value: int = 0):
+        gas, computation = self.call(fn, *args, sender=sender, value=value)
+        assert computation.is_success, (fn, computation.error)
+        return decode("OpmlGame", fn, computation.output) if computation.output else None
+
+    def fails(self, fn: str, *args, sender: int, error: str, value: int = 0) -> None:
+        _, computation = self.call(fn, *args, sender=sender, value=value)
+        assert not computation.is_success, fn
+        assert computation.output[:4] == _selector(error), (fn, computation.output.hex())
+
+    def view(self, fn: str, *args):
+        _, c = self.chain.send(self.address, encode("OpmlGame", fn, *args), OTHER)
+        assert c.is_success
+        return decode("OpmlGame", fn, c.output)
+
+    def state(self, sid: int) -> int:
+        return self.view("submissions", sid)[6]
+
+    def submit(self, tamper_op: int | None = None) -> tuple[int, Commitment]:
+        c = Commitment(trace(self.model, self.x, tamper_op))
+        sid = self.ok("submit", MODEL, self.x, c.values[-1], c.root, sender=SUBMITTER, value=BOND)
+        return sid, c
+
+    def to_prove(self, sid: int, c: Commitment, op: int = 0) -> int:
+        """Challenge, reveal the roots, pick op `op`, reveal its leaves: returns the challenge id."""
+        cid = self.ok("challenge", sid, sender=CHALLENGER, value=CH_BOND)
+        self.ok("revealRoots", cid, c.roots, sender=SUBMITTER)
+        self.ok("pickOp", cid, op, sender=CHALLENGER)
+        self.ok("revealLeaves", cid, c.roots, leaves(c.values[op + 1]), sender=SUBMITTER)
+        return cid
+
+
+@pytest.fixture
+def game() -> Game:
+    return Game()
+
+
+def test_tampered_submission_is_slashed_and_the_challenger_paid(game):
+    sid, theirs = game.submit(tamper_op=1)
+    honest = Commitment(trace(game.model, game.x))
+    assert theirs.roots[0] == honest.roots[0] and theirs.roots[1] != honest.roots[1]
+    before = game.chain.balance(ADDRESSES[CHALLENGER])
+    cid = game.to_prove(sid, theirs)
+    spent = game.gas["challenge"] + game.gas["pickOp"]
+    theirs_leaves = leaves(theirs.values[1])
+    j = next(
+        i for i, (a, b) in enumerate(zip(theirs_leaves, leaves(honest.values[1]), strict=True)) if a != b
+    )
+    game.ok("prove", cid, theirs.roots, theirs_leaves, j, honest.values[0], sender=CHALLENGER)
+    spent += game.gas["prove"]
+    assert game.state(sid) == SLASHED
+    assert game.chain.balance(ADDRESSES[CHALLENGER]) == before + BOND - spent * 2 * 10**9
+    assert game.chain.balance(game.address) == 0
+    game.fails("finalize", sid, sender=OTHER, error="BadState(string)")
+    game.fails("challenge", sid, sender=OTHER, value=CH_BOND, error="BadState(string)")
+
+
+def test_a_wrong_proof_reverts_and_the_challenger_loses_by_timeout(game):
+    sid, c = game.submit()
+    cid = game.to_prove(sid, c)
+    game.fails(
+        "prove",
+        cid,
+        c.roots,
+        leaves(c.values[1]),
+        0,
+        c.values[0],
+        sender=CHALLENGER,
+        error="ChunkIsCorrect(uint256)",
+    )
+    wrong_input = bytes([c.values[0][0] ^ 1]) + c.values[0][1:]
+    game.fails(
+        "prove",
+        cid,
+        c.roots,
+        leaves(c.values[1]),
+        0,
+        wrong_input,
+        sender=CHALLENGER,
+        error="BadCommitment(string)",
+    )
+    game.fails(
+        "prove", cid, c.roots, leaves(c.values[1]), 0, c.values[0], sender=SUBMITTER, error="NotYourMove()"
+    )
+    game.fails("timeout", cid, sender=SUBMITTER, error="TooEarly(uint256)")
+    game.fails("finalize", sid, sender=SUBMITTER, error="TooEarly(uint256)")
+    game.chain.mine(MOVE)
+    before = game.chain.balance(ADDRESSES[SUBMITTER])
+    game.ok("timeout", cid, sender=SUBMITTER)
+    assert game.chain.balance(ADDRESSES[SUBMITTER]) == before + CH_BOND - game.gas["timeout"] * 2 * 10**9
+    game.fails("timeout", cid, sender=SUBMITTER, error="BadState(string)")
+    game.chain.mine(WINDOW)
+    game.fails("challenge", sid, sender=CHALLENGER, value=CH_BOND, error="BadState(string)")
+    game.ok("finalize", sid, sender=OTHER)
+    assert game.state(sid) == FINALIZED
+    assert game.view("submissions", sid)[5] == 1  # one challenger lost
+    game.fails("finalize", sid, sender=OTHER, error="BadState(string)")
+    assert game.chain.balance(game.address) == 0
+
+
+def test_a_submitter_that_misses_its_move_is_slashed(game):
+    sid, c = game.submit()
+    cid = game.ok("challenge", sid, sender=CHALLENGER, value=CH_BOND)
+    bad = list(c.roots)
+    bad[1] = keccak(b"other")
+    game.fails("revealRoots", cid, bad, sender=SUBMITTER, error="BadCommitment(string)")
+    game.fails("revealRoots", cid, c.roots[:-1], sender=SUBMITTER, error="BadCommitment(string)")
+    game.fails("revealRoots", cid, c.roots, sender=CHALLENGER, error="NotYourMove()")
+    game.chain.mine(MOVE + 1)
+    game.fails("revealRoots", cid, c.roots, sender=SUBMITTER, error="Late(uint256)")
+    game.ok("timeout", cid, sender=OTHER)
+    assert game.state(sid) == SLASHED
+    game.chain.mine(WINDOW)
+    game.fails("finalize", sid, sender=SUBMITTER, error="BadState(string)")
+
+
+def test_bonds_models_and_concurrent_challenges(game):
+    game.fails(
+        "submit",
+        MODEL,
+        game.x,
+        b"\x01",
+        b"\x00" * 32,
+        sender=SUBMITTER,
+        value=BOND - 1,
+        error="WrongBond(uint256,uint256)",
+    )
+    game.fails(
+        "submit",
+        ADDRESSES[0],
+        game.x,
+        b"\x01",
+        b"\x00" * 32,
+        sender=SUBMITTER,
+        value=BOND,
+        error="NotAModel(address)",
+    )
+    game.fails(
+        "submit",
+        MODEL,
+        game.x[:-1],
+        b"\x01",
+        b"\x00" * 32,
+        sender=SUBMITTER,
+        value=BOND,
+        error="BadCommitment(string)",
+    )
+    sid, theirs = game.submit(tamper_op=2)
+    second = game.ok("challenge", sid, sender=OTHER, value=CH_BOND)
+    game.fails("challenge", sid, sender=CHALLENGER, value=1, error="WrongBond(uint256,uint256)")
+    cid = game.to_prove(sid, theirs, op=1)
+    honest = Commitment(trace(game.model, game.x))
+    assert theirs.roots[1] == honest.roots[1]
+    game.ok("prove", cid, theirs.roots, leaves(theirs.values[2]), 0, honest.values[1], sender=CHALLENGER)
+    assert game.state(sid) == SLASHED
+    before = game.chain.balance(ADDRESSES[OTHER])
+    game.ok("refund", second, sender=OTHER)
+    assert game.chain.balance(ADDRESSES[OTHER]) == before + CH_BOND - game.gas["refund"] * 2 * 10**9
+    game.fails("refund", second, sender=OTHER, error="BadState(string)")
+    assert game.chain.balance(game.address) == 0
