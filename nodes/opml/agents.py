@@ -110,6 +110,7 @@ class Challenger:
         self.mine: dict[int, tuple[int, Commitment]] = {}  # challenge id -> (submission id, my trace)
         self.checked: dict[int, bool] = {}  # submission id -> whether its root was correct
         self._given_up: set[int] = set()
+        self.proof_gas = 0  # gas of the last accepted one-step proof
 
     def _model(self, address: str) -> Model | None:
         if address not in self._models:
@@ -175,7 +176,10 @@ class Challenger:
             ours = leaves(mine.values[c["op"] + 1])
             j = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b), 0)
             try:
-                g.transact("prove", cid, list(roots_ev["roots"]), theirs, j, mine.values[c["input"]])
+                receipt = g.transact(
+                    "prove", cid, list(roots_ev["roots"]), theirs, j, mine.values[c["input"]]
+                )
+                self.proof_gas = receipt["gasUsed"]
                 self.log(f"challenge {cid}: one-step proof of chunk {j} of op {c['op'] + 1} accepted")
             except MoveReverted as exc:
                 self._given_up.add(cid)

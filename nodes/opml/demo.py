@@ -25,6 +25,8 @@ MODELS = {
     "MNIST MLP": ROOT / "models/mnist_mlp/mnist_mlp.aiem",
     "MNIST CNN": ROOT / "models/mnist_cnn/mnist_cnn.aiem",
 }
+# (name, --tamper-op, dishonest challenger)
+SCENARIOS = [("honest", None, False), ("tampered op 1", 1, False), ("dishonest challenger", None, True)]
 DEMO_PARAMS = GameParams(window_blocks=8, move_blocks=4)
 
 
@@ -38,6 +40,7 @@ class Outcome:
     rounds: int  # dispute transactions: challenge ... one-step proof or timeout
     submitter_gas: int  # the submitter's dispute moves (not the submission or the finalization)
     challenger_gas: int
+    proof_gas: int  # the one-step proof transaction (0 if there was none)
     seconds: float
 
 
@@ -98,11 +101,13 @@ def _outcome(scenario: str, model: str, sub: Submitter, ch: Challenger, seconds:
         sub_party.transactions + ch_party.transactions - around,
         sub_party.gas_used - sub.post_gas - sub.finalize_gas,
         ch_party.gas_used,
+        ch.proof_gas,
         seconds,
     )
 
 
-def run_demo(log=print) -> list[Outcome]:
+def run_demo(log=print, models: dict[str, Path] = MODELS, scenarios=SCENARIOS) -> list[Outcome]:
+    """Every scenario on every model (one devnet); see the module doc."""
     from nodes.chain import open_chain
     from nodes.deploy import deploy_model
     from nodes.runner import BackgroundNode
@@ -112,15 +117,10 @@ def run_demo(log=print) -> list[Outcome]:
         party = Party(node.url)
         game = deploy_game(party, DEMO_PARAMS)
         log(f"game contract {game}")
-        for name, path in MODELS.items():
+        for name, path in models.items():
             model = load_model(path)
             address = deploy_model(model.encode(), node.url, progress=False).address
-            x = mnist_input(model)
-            scenarios = [
-                ("honest", None, False),
-                ("tampered op 1", 1, False),
-                ("dishonest challenger", None, True),
-            ]
+            x = mnist_input(model) if model.input_size == 784 else bytes(model.input_size)
             for scenario, tamper, dishonest in scenarios:
                 log(f"-- {name}: {scenario}")
                 sub, ch, seconds = play(

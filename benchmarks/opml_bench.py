@@ -1,0 +1,25 @@
+"""The `opml` section of `aievm bench`: optimistic-inference disputes on an in-process devnet.
+
+Runs `aievm opml demo`'s scenarios (honest, tampered op 1, dishonest challenger) on the MNIST MLP and
+CNN, plus a tampered op 2 of the DCGAN generator (the shipped op with the most MACs), and reports per
+dispute: the outcome, the rounds, each party's gas, the one-step proof's gas and the wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from nodes.opml.demo import MODELS, ROOT, SCENARIOS, run_demo
+
+LARGEST = {"DCGAN": ROOT / "models/dcgan/dcgan_generator.aiem"}
+
+
+def opml_section(settings=None) -> dict:
+    outcomes = run_demo(log=lambda _: None, models=MODELS, scenarios=SCENARIOS)
+    outcomes += run_demo(log=lambda _: None, models=LARGEST, scenarios=[("tampered op 2", 2, False)])
+    disputes = [o for o in outcomes if o.rounds]
+    return {
+        "disputes": [asdict(o) for o in outcomes],
+        "max_dispute_s": max(o.seconds for o in disputes),
+        "max_proof_gas": max(o.proof_gas for o in outcomes),
+    }
