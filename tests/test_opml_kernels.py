@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
 
 from evm_ext.model import Model, load_model
 from evm_ext.model.ops import (
@@ -147,19 +149,24 @@ def test_random_ops_match_the_engine(verifier, kind):
         assert _call(verifier, "chunkOf", model.encode(), 0, x, n - 1) == expected[(n - 1) * CHUNK :]
 
 
-def test_unsupported_kind_and_bad_input_revert(verifier):
-    x = Value((10,), 0.1, 0)
-    model = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])
+def _reverts(verifier, args: tuple, error: str, *params) -> None:
     chain, address = verifier
-    _, computation = chain.send(
-        address, encode("OneStepVerifier", "chunkOf", model.encode(), 0, bytes(10), 0)
-    )
+    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", *args))
     assert not computation.is_success
+    types = error[error.index("(") + 1 : -1].split(",") if params else []
+    assert computation.output == keccak(error.encode())[:4] + abi_encode(types, list(params))
+
+
+def test_unsupported_kind_and_bad_input_revert_with_reasons(verifier):
+    x = Value((10,), 0.1, 0)
+    softmax = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])
+    _reverts(verifier, (softmax.encode(), 0, bytes(10), 0), "UnsupportedOp(uint256,uint256)", 0, 12)
     fc = _random_op("fully_connected", 1)
     short = bytes(fc.input_size - 1)
-    _, computation = chain.send(address, encode("OneStepVerifier", "chunkOf", fc.encode(), 0, short, 0))
-    assert not computation.is_success
-    _, computation = chain.send(
-        address, encode("OneStepVerifier", "chunkOf", b"AIEM\x02" + bytes(20), 0, b"", 0)
+    _reverts(
+        verifier, (fc.encode(), 0, short, 0), "BadInput(uint256,uint256)", fc.input_size - 1, fc.input_size
     )
-    assert not computation.is_success
+    _reverts(verifier, (b"AIEM\x02" + bytes(20), 0, b"", 0), "BadModel(string)", "not an aievm model v1")
+    _reverts(
+        verifier, (fc.encode()[:-1], 0, bytes(fc.input_size), 0), "BadModel(string)", "truncated op body"
+    )

@@ -14,11 +14,6 @@ library ChunkTree {
         return (size + CHUNK - 1) / CHUNK;
     }
 
-    /// Levels of the tree over `n` leaves: the length of every Merkle proof in it.
-    function depth(uint256 n) internal pure returns (uint256 d) {
-        while ((uint256(1) << d) < n) d++;
-    }
-
     /// The leaves of `tensor`.
     function leaves(bytes memory tensor) internal pure returns (bytes32[] memory out) {
         uint256 n = leafCount(tensor.length);
@@ -53,21 +48,5 @@ library ChunkTree {
             }
         }
         return level[0];
-    }
-
-    /// Whether `leaf` is leaf `index` of the tree with `rootHash`; `proof` lists the siblings bottom-up.
-    function verify(bytes32 rootHash, uint256 index, bytes32 leaf, bytes32[] calldata proof)
-        internal
-        pure
-        returns (bool)
-    {
-        bytes32 h = leaf;
-        for (uint256 i = 0; i < proof.length; i++) {
-            h = index & 1 == 0
-                ? keccak256(abi.encodePacked(h, proof[i]))
-                : keccak256(abi.encodePacked(proof[i], h));
-            index >>= 1;
-        }
-        return index == 0 && h == rootHash;
     }
 }

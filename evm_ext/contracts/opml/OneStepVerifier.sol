@@ -20,6 +20,14 @@ contract OneStepVerifier {
         return opShapeOf(ModelCode.load(model), k);
     }
 
+    /// The model's op count and the sizes of its input and output tensors.
+    function modelShape(address model) external view returns (uint256 ops, uint256 inSize, uint256 outSize) {
+        bytes memory m = ModelCode.load(model);
+        OpTable.Value memory input;
+        (input, ops,) = OpTable.header(m);
+        return (ops, input.size, OpTable.locate(m, ops - 1).y.size);
+    }
+
     function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory) {
         return chunkOf(ModelCode.load(model), k, x, j);
     }

@@ -73,6 +73,7 @@ library OpTable {
         at = 6 + 4 * rank + 8;
         input.zp = m.i8(at);
         ops = m.u16(at + 1);
+        if (ops == 0) revert BadModel("no ops");
         at += 3;
     }
 

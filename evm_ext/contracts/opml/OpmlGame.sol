@@ -8,6 +8,7 @@ interface IOneStep {
         external
         view
         returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize);
+    function modelShape(address model) external view returns (uint256 ops, uint256 inSize, uint256 outSize);
     function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory);
 }
 
@@ -120,8 +121,8 @@ contract OpmlGame {
     {
         if (msg.value != submitBond) revert WrongBond(msg.value, submitBond);
         if (model.codehash != modelCodeHash || !ISealedModel(model).isSealed()) revert NotAModel(model);
-        (uint256 ops,, uint256 inSize,) = verifier.opShape(model, 0);
-        if (input.length != inSize || output.length == 0) revert BadCommitment("input or output size");
+        (uint256 ops, uint256 inSize, uint256 outSize) = verifier.modelShape(model);
+        if (input.length != inSize || output.length != outSize) revert BadCommitment("input or output size");
         id = submissions.length;
         uint256 windowEnd = block.number + windowBlocks;
         submissions.push(
