@@ -79,13 +79,16 @@ class BenchChain:
         return CallResult(bytes(computation.output), gas - computation.get_gas_remaining(), seconds)
 
     def deploy_model(self, data: bytes) -> bytes:
-        """Deploy a ModelStore, upload `data` with the deployers' plan and seal it; returns its address."""
-        from evm_ext.contracts import model_store, seal_calldata, upload_plan, write_calldata
+        """Deploy a ModelStore, append `data`'s chunks and seal it; returns its address."""
+        from evm_ext.contracts import append_calldata, model_store, seal_calldata, upload_plan
+        from evm_ext.model import decode_model
+        from evm_ext.model.identity import model_id
 
+        model = decode_model(data)
         address, _ = self.deploy(model_store().bytecode)
-        for offset, chunk in upload_plan(data, self.chain.block_gas_limit):
-            self.transact(address, write_calldata(offset, chunk))
-        self.transact(address, seal_calldata())
+        for chunk in upload_plan(data):
+            self.transact(address, append_calldata(chunk))
+        self.transact(address, seal_calldata(model_id(data), model.input_size, model.output_size))
         return address
 
 

@@ -52,17 +52,16 @@ def infer_gas_table(section: dict) -> Table:
         title=f"INFER gas/s vs ECRECOVER ({ec['gas_per_s'] / 1e6:.1f} Mgas/s, "
         f"{ec['us_per_call']:.1f} µs per {ec['gas_per_call']:,.0f}-gas call), same VM, same run"
     )
-    for col in ("model", "MACs", "gas / INFER", "µs / INFER", "Mgas/s", "× ECRECOVER gas/s"):
+    columns = ("model", "bytes", "cold gas", "cold µs", "× ECRECOVER", "warm gas", "warm µs", "× ECRECOVER",
+               "MODELINFO ×")
+    for col in columns:
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, row in section["models"].items():
-        table.add_row(
-            name,
-            f"{row['macs']:,}",
-            f"{row['gas_per_infer']:,.0f}",
-            f"{row['us_per_infer']:,.1f}",
-            f"{row['gas_per_s'] / 1e6:.1f}",
-            f"{row['ratio']:.2f}",
-        )
+        cells = [name, f"{row['bytes']:,}"]
+        for case in ("cold", "warm"):
+            r = row[case]
+            cells += [f"{r['gas_per_op']:,.0f}", f"{r['us_per_op']:,.1f}", f"{r['ratio']:.2f}"]
+        table.add_row(*cells, f"{row['modelinfo']['ratio']:.2f}")
     return table
 
 
@@ -182,7 +181,9 @@ def plot(results: dict, path: Path) -> None:
     (ax_gas, ax_sol), (ax_eng, ax_rss) = axes
     if "infer_gas" in results:
         rows = results["infer_gas"]["models"]
-        ax_gas.barh(list(rows), [r["ratio"] for r in rows.values()], color="tab:blue")
+        ax_gas.barh(list(rows), [r["cold"]["ratio"] for r in rows.values()], color="tab:blue", label="cold")
+        ax_gas.scatter([r["warm"]["ratio"] for r in rows.values()], list(rows), color="tab:orange",
+                       zorder=3, label="warm")
         ax_gas.axvspan(0.8, 2.0, color="tab:green", alpha=0.15, label="target 0.8x-2.0x")
         ax_gas.axvline(1.0, color="black", lw=0.8)
         ax_gas.set_xlabel("INFER gas/s ÷ ECRECOVER gas/s")

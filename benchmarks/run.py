@@ -21,6 +21,8 @@ from benchmarks.machine import describe
 from benchmarks.opml_bench import opml_section
 from benchmarks.rpc_bench import rpc_figures
 from benchmarks.solidity_compare import compare
+from benchmarks.sweep import SHIPPED as SHIPPED_MODELS
+from benchmarks.sweep import sweep
 from evm_ext.errors import AievmError
 from evm_ext.model import load_model
 
@@ -82,13 +84,13 @@ def check_targets(results: dict) -> dict[str, dict]:
 
 
 def infer_gas_section(settings: Settings) -> dict:
-    models = calibrate_gas.sweep()
+    models = sweep(largest=settings.calibration_sweep)
     if not settings.calibration_sweep:
-        models = {name: model for name, model in models.items() if name in calibrate_gas.SHIPPED}
+        models = {name: model for name, model in models.items() if name in SHIPPED_MODELS}
     result = calibrate_gas.calibrate(
         models, budget_s=settings.calibration_budget_s, rounds=settings.calibration_rounds
     )
-    ratios = [row["ratio"] for row in result["models"].values()]
+    ratios = [row[case]["ratio"] for row in result["models"].values() for case in calibrate_gas.CASES]
     return {**result, "ratio_min": min(ratios), "ratio_max": max(ratios)}
 
 

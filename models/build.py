@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from eth_utils import keccak
 
 from evm_ext.model import Model
 from evm_ext.model.convert import convert
@@ -75,7 +76,7 @@ def describe(model: Model) -> dict:
     costs = model.op_costs()
     return {
         "aiem_bytes": len(model.encode()),
-        "hash": "0x" + model.hash.hex(),
+        "hash": "0x" + keccak(model.encode()).hex(),  # of the .aiem bytes (the model id is model.id)
         "params": model.params,
         "ops": [op.kind.name.lower() for op in model.ops],
         "macs_per_sample": sum(cost.macs for cost in costs),

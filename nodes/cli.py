@@ -116,9 +116,10 @@ def register_model_deploy(model_subparsers: argparse._SubParsersAction) -> None:
     parser = model_subparsers.add_parser(
         "deploy",
         help="upload a .aiem model into a ModelStore contract on a node",
-        description="Deploy a ModelStore contract, upload the model in transactions that fit the block gas "
-        "limit (resuming an interrupted upload: chunks already stored are skipped), seal it and verify the "
-        "stored keccak-256 against the file. Prints the ModelStore address to pass to infer().",
+        description="Deploy a ModelStore contract, upload the model as contract-code chunks of 24,575 bytes "
+        "(one transaction each; an interrupted upload resumes after the chunks already stored), seal it with "
+        "the file's model id (the contract checks it against the chunks' code hashes) and verify the sealed "
+        "store against the file. Prints the gas used and the ModelStore address to pass to infer().",
         epilog=DEPLOY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -140,7 +141,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     result = deploy_model(
         data, args.rpc, private_key=args.private_key, address=args.address, progress=not args.no_progress
     )
-    print(f"model {args.file} ({result.length} bytes, keccak 0x{result.model_hash.hex()})")
-    print(f"sealed in ModelStore {result.address} ({result.transactions} txs, {result.gas_used} gas)")
+    print(f"model {args.file} ({result.length:,} bytes in {result.chunks} chunks, "
+          f"id 0x{result.model_hash.hex()})")
+    print(f"sealed in ModelStore {result.address} ({result.transactions} txs, {result.gas_used:,} gas)")
     print(result.address)
     return 0

@@ -69,7 +69,7 @@ def convert_shipped_model(images: np.ndarray, labels: np.ndarray):
     same = "identical to" if model.encode() == load_model(MODEL_PATH).encode() else "differs from"
     print(
         f"model: {ONNX_PATH.relative_to(ROOT)} converted to int8 in {time.perf_counter() - started:.2f} s: "
-        f"{len(model.encode()):,} bytes, keccak 0x{model.hash.hex()[:16]}... ({same} the shipped "
+        f"{len(model.encode()):,} bytes, id 0x{model.id.hex()[:16]}... ({same} the shipped "
         f"{MODEL_PATH.name})"
     )
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)

@@ -34,7 +34,9 @@ def test_infer_gas_has_ecrecover_and_each_shipped_model(quick_results):
     assert section["ecrecover"]["gas_per_s"] > 0
     for name in ("mnist_mlp", "mnist_cnn", "dcgan"):
         row = section["models"][name]
-        assert row["gas_per_infer"] > 0 and row["ratio"] > 0
+        for case in ("cold", "warm", "modelinfo"):
+            assert row[case]["gas_per_op"] > 0 and row[case]["ratio"] > 0
+        assert row["cold"]["gas_per_op"] > row["warm"]["gas_per_op"]
 
 
 def test_solidity_baseline_equals_infer_and_costs_more(quick_results):

@@ -6,7 +6,7 @@ import pytest
 from eth.exceptions import InvalidInstruction, Revert
 from eth_abi import decode
 
-from evm_ext.contracts import model_store, sealed_storage
+from evm_ext.contracts import sealed_accounts
 from evm_ext.vm.forks import PragueInferVM
 from solidity_patch import compile_file, compile_source
 from solidity_patch.disasm import code_bytes, data_occurrences, opcode_offsets
@@ -65,10 +65,14 @@ def model():
     return tiny_model()
 
 
+def _store(model) -> dict[bytes, dict]:
+    """A sealed ModelStore at MODEL_ADDRESS holding `model`, with its chunks."""
+    return sealed_accounts(model.encode(), MODEL_ADDRESS, b"\x01" * 20, model.input_size, model.output_size)
+
+
 @pytest.fixture
 def infer_chain(model):
-    store = {"code": model_store().runtime, "storage": sealed_storage(model.encode(), b"\x01" * 20)}
-    return Chain(PragueInferVM, {MODEL_ADDRESS: store})
+    return Chain(PragueInferVM, _store(model))
 
 
 def test_example_compiles_with_infer_at_instruction_boundaries(compiled):
@@ -221,8 +225,7 @@ def test_cancun_target_runs_on_the_cancun_fork(model):
 
     artifact = compile_source(AI_CONTRACT, evm_version="cancun", use_cache=False)["AIContract"]
     assert artifact["compiler"]["settings"]["evmVersion"] == "cancun"
-    store = {"code": model_store().runtime, "storage": sealed_storage(model.encode(), b"\x01" * 20)}
-    chain = Chain(CancunInferVM, {MODEL_ADDRESS: store})
+    chain = Chain(CancunInferVM, _store(model))
     address = chain.deploy(artifact)
     x = bytes(range(50, 66))
     assert chain.call(address, artifact["abi"], "modelInfer", MODEL_ADDRESS, x, 10) == (model.run_bytes(x),)

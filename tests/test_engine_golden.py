@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from tests.engine_models import synthetic_inputs, synthetic_model
 
@@ -32,7 +33,7 @@ GOLDEN = {
 def test_golden_vectors(head):
     model_hash, outputs_sha256, first = GOLDEN[head]
     model = synthetic_model(head=head)
-    assert model.hash.hex() == model_hash
+    assert keccak(model.encode()).hex() == model_hash  # pins the bytes
     x = synthetic_inputs(64)
     y = model.run(x)
     assert hashlib.sha256(y.tobytes()).hexdigest() == outputs_sha256

@@ -52,7 +52,7 @@ def test_inspect(aiem, capsys):
     assert main(["model", "inspect", str(aiem)]) == 0
     out = capsys.readouterr().out
     model = load_model(aiem)
-    assert f"0x{model.hash.hex()}" in out and "50,890" in out and "50,816" in out
+    assert f"model id 0x{model.id.hex()}" in out and "50,890" in out and "50,816" in out
 
 
 def test_run_encode_decode_agree(aiem, inputs, tmp_path, capsys):

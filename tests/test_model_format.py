@@ -14,6 +14,7 @@ import pytest
 
 from evm_ext.model import Limits, ModelFormatError, decode_model, load_model
 from evm_ext.model.format import MAGIC
+from evm_ext.model.identity import model_id
 from tests.engine_models import synthetic_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def test_canonical_round_trip(raw):
     model = decode_model(raw)
     assert model.encode() == raw
     assert decode_model(model.encode()) == model
-    assert model.hash == synthetic_model().hash and len(model.hash) == 32
+    assert model.id == synthetic_model().id == model_id(model.encode()) and len(model.id) == 32
     assert model.input_size == 192 and model.output_size == 10
     assert [op.kind.name.lower() for op in model.ops] == [
         "conv",

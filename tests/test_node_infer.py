@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from eth_utils import keccak
 from web3 import Web3
 
 from evm_ext.cli import main as aievm_main
-from evm_ext.contracts import model_store, upload_plan, write_calldata, write_gas
+from evm_ext.contracts import append_calldata, append_gas, chunk_address, model_store, upload_plan
 from evm_ext.model import load_model
+from evm_ext.model.builder import mlp
+from evm_ext.model.identity import chunk_code, model_id
 from nodes.accounts import dev_accounts
 from nodes.chain import open_chain
 from nodes.demo import MODEL_PATH, TEST_IMAGES, TEST_LABELS, deploy_ai_contract, pick_samples
@@ -47,13 +48,19 @@ def ai(w3):
 def test_deploy_uploads_seals_and_verifies(w3, model, deployed):
     data = model.encode()
     assert deployed.length == len(data)
-    assert deployed.model_hash == keccak(data) == model.hash
-    # ModelStore deployment + one write per plan chunk + seal
-    plan = upload_plan(data, w3.eth.get_block("latest")["gasLimit"] * 9 // 10)
-    assert deployed.transactions == len(plan) + 2
+    assert deployed.model_hash == model_id(data) == model.id
+    plan = upload_plan(data)
+    assert deployed.transactions == len(plan) + 2 == 5  # ModelStore deployment, one append per chunk, seal
     store = w3.eth.contract(address=deployed.address, abi=model_store().abi)
     assert store.functions.isSealed().call() is True
-    assert store.functions.read(0, len(data)).call() == data
+    assert bytes(store.functions.modelId().call()) == model.id
+    assert (store.functions.inputSize().call(), store.functions.outputSize().call()) == (784, 10)
+    chunks = [store.functions.chunk(i).call() for i in range(len(plan))]
+    assert [bytes.fromhex(c[2:]) for c in chunks] == [chunk_address(bytes.fromhex(deployed.address[2:]), i)
+                                                      for i in range(len(plan))]  # derived from the nonce
+    assert b"".join(bytes(w3.eth.get_code(c))[1:] for c in chunks) == data
+    # upload gas: code deposit and calldata, about a third of the 39.1M gas storage cost
+    assert 10_000_000 < deployed.gas_used < 13_000_000
 
 
 def test_model_infer_matches_the_engine_on_mnist_digits(w3, model, deployed, ai):
@@ -88,32 +95,41 @@ def test_infer_on_an_unsealed_or_missing_model_reverts(w3, model, ai):
 
 def test_deploy_resumes_an_interrupted_upload(node, w3, model):
     data = model.encode()
-    budget = w3.eth.get_block("latest")["gasLimit"] * 9 // 10
-    plan = upload_plan(data, budget)
-    assert len(plan) >= 2
+    plan = upload_plan(data)
+    assert len(plan) == 3
     # interrupted upload: the ModelStore exists and holds only the first chunk
     sender = w3.eth.accounts[0]
     factory = w3.eth.contract(abi=model_store().abi, bytecode=model_store().bytecode)
     address = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": sender}))[
         "contractAddress"
     ]
-    offset, chunk = plan[0]
-    w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_transaction({"from": sender, "to": address, "data": write_calldata(offset, chunk),
-                                 "gas": write_gas(len(chunk))})
-    )
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+        {"from": sender, "to": address, "data": append_calldata(plan[0]), "gas": append_gas(len(plan[0]))}))
     other_key = dev_accounts()[7].key.hex()
     with pytest.raises(DeployError, match="is owned by"):
         deploy_model(data, node.url, address=address, private_key=other_key, progress=False)
     resumed = deploy_model(data, node.url, address=address, progress=False)
     assert resumed.address == address
     assert resumed.transactions == len(plan) - 1 + 1  # the missing chunks, then seal
-    assert resumed.model_hash == keccak(data)
-    # a sealed store holding the same model: nothing to send; a different file: refused
+    assert resumed.model_hash == model_id(data)
+    # a sealed store holding the same model: nothing to send; a different model: refused
     again = deploy_model(data, node.url, address=address, progress=False)
     assert again.transactions == 0
     with pytest.raises(DeployError, match="different model"):
-        deploy_model(data + b"x", node.url, address=address, progress=False)
+        deploy_model(mlp((4, 4)).encode(), node.url, address=address, progress=False)
+
+
+def test_resuming_into_a_store_of_another_model_is_refused(node, w3, model):
+    sender = w3.eth.accounts[0]
+    factory = w3.eth.contract(abi=model_store().abi, bytecode=model_store().bytecode)
+    address = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": sender}))[
+        "contractAddress"]
+    other = bytes(24_575)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+        {"from": sender, "to": address, "data": append_calldata(other), "gas": append_gas(len(other))}))
+    assert bytes(w3.eth.get_code(chunk_address(bytes.fromhex(address[2:]), 0))) == chunk_code(other)
+    with pytest.raises(DeployError, match="holds another model"):
+        deploy_model(model.encode(), node.url, address=address, progress=False)
 
 
 def test_model_deploy_cli(node, capsys):

@@ -9,9 +9,10 @@ import time
 
 import pytest
 import requests
-from eth_utils import keccak
 from web3 import Web3
 
+from evm_ext.model.builder import mlp
+from evm_ext.model.identity import model_id
 from nodes.accounts import dev_accounts
 from nodes.chain import ChainConfigError, open_chain
 from nodes.db import DatabaseError, LMDBDatabase
@@ -67,7 +68,7 @@ def test_reopen_keeps_chain_and_refuses_other_config(tmp_path):
 def test_restart_keeps_balances_code_models_receipts_and_logs(tmp_path):
     data_dir = tmp_path / "chain"
     art = counter_artifact()
-    model_bytes = bytes(range(256)) * 40 + b"tail"  # ModelStore stores any bytes; INFER decodes them
+    model_bytes = mlp((300, 40, 10)).encode()  # 12,460 bytes: one chunk
     with node_process(data_dir) as (_, url):
         w3 = Web3(Web3.HTTPProvider(url))
         a = w3.eth.accounts
@@ -99,8 +100,8 @@ def test_restart_keeps_balances_code_models_receipts_and_logs(tmp_path):
 
         store = w3.eth.contract(address=deployment.address, abi=model_store().abi)
         assert store.functions.isSealed().call() is True
-        assert bytes(store.functions.modelHash().call()) == keccak(model_bytes)
-        assert store.functions.read(0, len(model_bytes)).call() == model_bytes
+        assert bytes(store.functions.modelId().call()) == model_id(model_bytes)
+        assert bytes(w3.eth.get_code(store.functions.chunk(0).call()))[1:] == model_bytes
         # and the chain goes on
         receipt = w3.eth.wait_for_transaction_receipt(counter.functions.bump(1).transact({"from": a[0]}))
         assert receipt["blockNumber"] == before["head"]["number"] + 1

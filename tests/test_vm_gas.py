@@ -5,19 +5,10 @@ from __future__ import annotations
 from eth_keys import keys
 from eth_utils import keccak
 
-from benchmarks.calibrate_gas import (
-    Graph,
-    VMBench,
-    big_conv,
-    conv_to_one_position,
-    ecrecover_input,
-    infer_loop,
-    mlp,
-    store_address,
-    sweep,
-    upsampler,
-)
+from benchmarks.calibrate_gas import VMBench, ecrecover_input, infer_loop, store_address
+from benchmarks.sweep import big_conv, conv_to_one_position, sweep, upsampler
 from evm_ext.model import load_model
+from evm_ext.model.builder import Graph, mlp
 from evm_ext.model.ops import OpCost, OpKind
 from evm_ext.vm import gas
 from tests.conftest import ROOT
@@ -25,7 +16,8 @@ from tests.conftest import ROOT
 
 def test_every_op_kind_of_the_engine_has_a_price():
     assert set(gas.OP_PRICES) == {kind.name.lower() for kind in OpKind}
-    assert {cost.kind for model in sweep().values() for cost in model.op_costs()} == set(gas.OP_PRICES)
+    kinds = {cost.kind for model in sweep(largest=False).values() for cost in model.op_costs()}
+    assert kinds == set(gas.OP_PRICES)
 
 
 def test_compute_gas_sums_microgas_and_rounds_up_once():
@@ -78,24 +70,31 @@ def test_matrix_vector_convolutions_are_priced_as_fully_connected():
     assert [c.kind for c in dcgan.op_costs()] == kinds
 
 
-def test_model_access_gas_is_10_milligas_per_word_rounded_up():
-    lengths = (0, 1, 32 * 100, 32 * 100 + 1, 51_541)
-    assert [gas.model_access_gas(n) for n in lengths] == [0, 1, 1, 2, 17]
+def test_copy_decode_and_build_gas_are_exact_integers_rounded_up_once():
+    lengths = (1, 32, 33, 51_541)
+    assert [gas.copy_gas(n) for n in lengths] == [3, 3, 6, 3 * 1_611]
+    milligas = (gas.G_DECODE_BASE_MILLIGAS + 3 * gas.G_DECODE_CHUNK_MILLIGAS
+                + 51_541 * gas.G_DECODE_BYTE_MILLIGAS + 2 * gas.G_DECODE_OP_MILLIGAS)
+    assert gas.decode_gas(51_541, 3, 2) == -(-milligas // 1000)
+    fc = gas.OP_PRICES["fully_connected"]
+    assert gas.build_gas("fully_connected", 10) == -(-(fc.build + 10 * gas.G_BUILD_CHANNEL_MICROGAS) // 10**6)
 
 
 def test_calibration_loops_execute_infer_with_exact_gas():
-    """The harness measures what it claims: each loop iteration is one successful warm INFER plus 57 gas
-    of loop opcodes (5 PUSH, ISZERO, PUSH2, JUMPI, PUSH1, SWAP1, SUB, DUP1, PUSH1, JUMPI, JUMPDEST)."""
+    """The harness measures what it claims: one cold INFER, then each loop iteration is one successful
+    INFER warm in the transaction plus 57 gas of loop opcodes (5 PUSH, ISZERO, PUSH2, JUMPI, PUSH1, SWAP1,
+    SUB, DUP1, PUSH1, JUMPI, JUMPDEST)."""
+    from tests.vm_fixtures import expected_infer_gas
+
     model = mlp((8, 4))
     bench = VMBench({"m": model})
     address = store_address("m")
-    cold, _ = bench.run(infer_loop(model, address, 1))  # the state keeps the address warm afterwards
-    one, _ = bench.run(infer_loop(model, address, 1))
-    three, _ = bench.run(infer_loop(model, address, 3))
-    assert cold - one == gas.COLD_ACCOUNT_ACCESS_COST - gas.WARM_STORAGE_READ_COST
-    warm = (gas.G_INFER + gas.WARM_STORAGE_READ_COST + gas.model_access_gas(len(model.encode()))
-            + gas.compute_gas(model.op_costs()))
-    assert three - one == 2 * (warm + 57)
+    first, _ = bench.run_cold(infer_loop(model, address, 0, first=True))
+    one, _ = bench.run_cold(infer_loop(model, address, 1, first=True))
+    three, _ = bench.run_cold(infer_loop(model, address, 3, first=True))
+    assert three - one == 2 * (expected_infer_gas(model, decoded=True) + 57)
+    setup, _ = bench.run_cold(infer_loop(model, address, 0))
+    assert first - setup == expected_infer_gas(model) + 31  # 5 PUSH, ISZERO, PUSH2, JUMPI around the INFER
 
 
 def test_ecrecover_reference_input_is_a_valid_signature():

@@ -1,20 +1,34 @@
-"""Reading a model from storage: header checks, hash verification, and no exception on hostile bytes."""
+"""Reading a model through the state: header checks, the chunk commitment, and no exception on hostile
+bytes."""
 
 from __future__ import annotations
 
 import numpy as np
-from eth_utils import keccak
 
-from evm_ext.contracts import DATA_BASE, data_words
+from evm_ext.contracts import HEADER_SLOT, Header
 from evm_ext.model import Model
+from evm_ext.model.format import declared_op_count
+from evm_ext.model.identity import model_id
 from evm_ext.vm.forks import PragueInferVM
-from evm_ext.vm.model_store import MAX_MODEL_BYTES, read_header, read_model_bytes, verify_and_decode
-from tests.vm_fixtures import MNIST_MLP, SMALL, STORE, InferChain, model_store_account
+from evm_ext.vm.model_cache import MODEL_CACHE
+from evm_ext.vm.model_store import (
+    MAX_MODEL_BYTES,
+    chunk_addresses,
+    decode,
+    is_model_store,
+    read_model,
+    read_store,
+    verify_chunks,
+)
+from tests.vm_fixtures import MNIST_MLP, SMALL, STORE, InferChain, store_accounts
 
 
 def test_hostile_model_bytes_decode_to_none_never_raise():
     rng = np.random.default_rng(7)
     outcomes = {"model": 0, "none": 0}
+    chain = InferChain(PragueInferVM, store_accounts(SMALL))
+    store = read_store(chain.state, STORE)
+    charged = []
     for raw in (SMALL.encode(), MNIST_MLP.encode()):
         for _ in range(150):
             mutated = bytearray(raw)
@@ -22,23 +36,34 @@ def test_hostile_model_bytes_decode_to_none_never_raise():
                 mutated[rng.integers(len(mutated))] = rng.integers(256)
             else:
                 mutated = mutated[: rng.integers(len(mutated))]
-            model = verify_and_decode(bytes(mutated), keccak(bytes(mutated)))
+            MODEL_CACHE.clear()
+            declared_op_count(bytes(mutated))  # never raises either
+            model = decode(store, bytes(mutated), charged.append)
             outcomes["none" if model is None else "model"] += 1
             if model is not None:
                 assert isinstance(model, Model)
                 assert len(model.run_bytes(bytes(model.input_size))) == model.output_size
+    MODEL_CACHE.clear()
     assert outcomes["none"] > 50 and outcomes["model"] > 50  # both paths exercised
-    assert verify_and_decode(SMALL.encode(), keccak(b"other")) is None
-    assert verify_and_decode(SMALL.encode(), SMALL.hash) == SMALL
+    assert all(isinstance(amount, int) and amount > 0 for amount in charged)
 
 
-def test_header_and_bytes_are_read_through_the_state():
-    chain = InferChain(PragueInferVM, {STORE: model_store_account(MNIST_MLP.encode())})
-    header = read_header(chain.state, STORE)
+def test_header_chunks_and_bytes_are_read_through_the_state():
     raw = MNIST_MLP.encode()
-    assert (header.address, header.length, header.recorded_hash) == (STORE, len(raw), keccak(raw))
-    assert read_model_bytes(chain.state, STORE, header.length) == raw
-    assert chain.state.get_storage(STORE, DATA_BASE + len(data_words(raw)) - 1) == data_words(raw)[-1]
-    too_long = model_store_account(raw)
-    too_long["storage"][1] = MAX_MODEL_BYTES + 1
-    assert read_header(InferChain(PragueInferVM, {STORE: too_long}).state, STORE) is None
+    chain = InferChain(PragueInferVM, store_accounts(MNIST_MLP))
+    state = chain.state
+    assert is_model_store(state, STORE)
+    store = read_store(state, STORE)
+    assert (store.address, store.length, store.chunks, store.model_id) == (STORE, len(raw), 3, model_id(raw))
+    assert (store.input_size, store.output_size) == (784, 10)
+    addresses = chunk_addresses(store)
+    assert verify_chunks(state, store, addresses)
+    MODEL_CACHE.enabled = False
+    try:
+        assert read_model(state, store, addresses) == raw
+    finally:
+        MODEL_CACHE.enabled = True
+    too_long = store_accounts(MNIST_MLP)
+    too_long[STORE]["storage"][HEADER_SLOT] = Header(MAX_MODEL_BYTES + 1, True, 784, 10).pack()
+    assert read_store(InferChain(PragueInferVM, too_long).state, STORE) is None
+    assert not is_model_store(state, b"\x42" * 20)

@@ -1,4 +1,4 @@
-"""ModelStore.sol on a real chain: chunked upload, resume, seal, owner rules, layout and gas bounds."""
+"""ModelStore.sol on a real chain: chunked upload, resume, seal, owner rules, immutability, layout, gas."""
 
 from __future__ import annotations
 
@@ -9,25 +9,28 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak
 
 from evm_ext.contracts import (
-    DATA_BASE,
-    HASH_SLOT,
-    LENGTH_SLOT,
-    SEALED_SLOT,
+    CHUNK_SIZE,
+    HEADER_SLOT,
+    ID_SLOT,
+    OWNER_SLOT,
+    Header,
+    append_calldata,
+    append_gas,
     build,
+    chunk_address,
     model_store,
     seal_calldata,
     seal_gas,
-    sealed_storage,
+    sealed_accounts,
     upload_plan,
-    write_calldata,
-    write_gas,
 )
+from evm_ext.model.identity import chunk_code, chunk_count, model_id
 from evm_ext.vm.bytecode import init_code
 from evm_ext.vm.forks import CancunInferVM, PragueInferVM
-from evm_ext.vm.model_store import MODEL_STORE_CODE_HASH
-from tests.vm_fixtures import MNIST_MLP, SENDER, InferChain, infer_probe, parse_probe, random_inputs
+from evm_ext.vm.model_store import MAX_MODEL_BYTES, MODEL_STORE_CODE_HASH
+from tests.vm_fixtures import MNIST_MLP, SENDER, SMALL, InferChain, infer_probe, parse_probe, random_inputs
 
-DATA = bytes((i * 7 + 3) % 256 for i in range(1000))  # 31 full words + 8 bytes
+BLOCK_GAS = 30_000_000
 
 
 def _call(chain: InferChain, to: bytes, signature: str, types: list[str], args: list) -> bytes:
@@ -37,15 +40,24 @@ def _call(chain: InferChain, to: bytes, signature: str, types: list[str], args: 
     return computation.output
 
 
-def _upload(chain: InferChain, data: bytes, budget: int) -> bytes:
+def _view(chain: InferChain, store: bytes, name: str, result: str = "uint256", *args: int):
+    types = ["uint256"] * len(args)
+    return decode([result], _call(chain, store, f"{name}({','.join(types)})", types, list(args)))[0]
+
+
+def _upload(chain: InferChain, data: bytes, sizes: tuple[int, int]) -> tuple[bytes, list[int]]:
+    """Deploy a ModelStore, append every chunk, seal; each transaction within its bound and a block."""
     store = chain.deploy(model_store().bytecode)
-    for offset, chunk in upload_plan(data, budget):
-        gas_used, computation = chain.send(store, write_calldata(offset, chunk), gas=budget)
+    gas_used = []
+    for chunk in upload_plan(data):
+        used, computation = chain.send(store, append_calldata(chunk), gas=append_gas(len(chunk)))
         assert computation.is_success, computation.error
-        assert gas_used <= write_gas(len(chunk)) <= budget
-    gas_used, computation = chain.send(store, seal_calldata(), gas=seal_gas(len(data)))
+        assert used <= append_gas(len(chunk)) <= BLOCK_GAS
+        gas_used.append(used)
+    used, computation = chain.send(store, seal_calldata(model_id(data), *sizes), gas=seal_gas(len(data)))
     assert computation.is_success, computation.error
-    return store
+    assert used <= seal_gas(len(data))
+    return store, [*gas_used, used]
 
 
 def test_artifact_is_reproducible_and_pinned_by_the_fork():
@@ -55,86 +67,99 @@ def test_artifact_is_reproducible_and_pinned_by_the_fork():
 
 
 @pytest.mark.parametrize("vm_class", [CancunInferVM, PragueInferVM])
-def test_upload_in_chunks_then_seal_gives_the_documented_layout(vm_class):
+def test_upload_gives_exactly_the_documented_layout(vm_class):
+    """Two full chunks and a partial one: the state equals `sealed_accounts` (the genesis builder)."""
+    data = bytes((i * 7 + 3) % 256 for i in range(2 * CHUNK_SIZE + 1000))
     chain = InferChain(vm_class)
-    store = _upload(chain, DATA, budget=60_000 + 23_000 * 8)  # 8 words per write: 4 writes
-    assert len(upload_plan(DATA, 60_000 + 23_000 * 8)) == 4
+    store, _ = _upload(chain, data, (11, 3))
     state = chain.state
-    expected = sealed_storage(DATA, SENDER)
-    for slot, value in expected.items():
-        assert state.get_storage(store, slot) == value
-    assert state.get_storage(store, DATA_BASE + 32) == 0  # nothing past the last word
-    assert state.get_storage(store, SEALED_SLOT) == 1
-    assert state.get_storage(store, LENGTH_SLOT) == 1000
-    assert state.get_storage(store, HASH_SLOT).to_bytes(32, "big") == keccak(DATA)
+    for address, account in sealed_accounts(data, store, SENDER, 11, 3).items():
+        assert state.get_code(address) == account["code"]
+        assert state.get_nonce(address) == account["nonce"]
+        for slot, value in account["storage"].items():
+            assert state.get_storage(address, slot) == value
+    assert Header.unpack(state.get_storage(store, HEADER_SLOT)) == Header(len(data), True, 11, 3)
+    assert state.get_storage(store, OWNER_SLOT) == int.from_bytes(SENDER, "big")
+    assert state.get_storage(store, ID_SLOT).to_bytes(32, "big") == model_id(data)
     assert state.get_code_hash(store) == MODEL_STORE_CODE_HASH
-    # views
-    (length,) = decode(["uint256"], _call(chain, store, "length()", [], []))
-    (digest,) = decode(["bytes32"], _call(chain, store, "modelHash()", [], []))
-    (is_sealed,) = decode(["bool"], _call(chain, store, "isSealed()", [], []))
-    (chunk,) = decode(["bytes"], _call(chain, store, "read(uint256,uint256)", ["uint256", "uint256"],
-                                       [37, 900]))
-    assert (length, digest, is_sealed, chunk) == (1000, keccak(DATA), True, DATA[37:937])
+    assert _view(chain, store, "chunkCount") == 3
+    assert [_view(chain, store, "chunk", "address", i) for i in range(3)] == [
+        "0x" + chunk_address(store, i).hex() for i in range(3)]
+    assert _view(chain, store, "modelId", "bytes32") == model_id(data)
+    assert (_view(chain, store, "inputSize"), _view(chain, store, "outputSize")) == (11, 3)
 
 
-def test_rewrites_are_idempotent_so_uploads_resume():
+def test_owner_rules_chunk_rules_and_a_wrong_id():
     chain = InferChain(PragueInferVM)
     store = chain.deploy(model_store().bytecode)
-    plan = upload_plan(DATA, 60_000 + 23_000 * 10)
-    for offset, chunk in plan[:2] + plan[:2] + plan[1:]:  # interrupted, then resent from the start
-        assert chain.send(store, write_calldata(offset, chunk))[1].is_success
-    assert chain.send(store, seal_calldata())[1].is_success
-    for slot, value in sealed_storage(DATA, SENDER).items():
-        assert chain.state.get_storage(store, slot) == value
+    fails = [append_calldata(b""), append_calldata(bytes(CHUNK_SIZE + 1)),  # chunk sizes
+             seal_calldata(b"\x00" * 32, 1, 1)]  # nothing to seal
+    assert [chain.send(store, data)[1].is_success for data in fails] == [False] * 3
+    assert chain.send(store, append_calldata(b"\x01" * 100))[1].is_success
+    assert not chain.send(store, append_calldata(b"\x02"))[1].is_success  # after a partial chunk
+    _, computation = chain.send(store, seal_calldata(b"\x00" * 32, 1, 1))  # wrong id: Mismatch(computed)
+    assert not computation.is_success
+    assert computation.output[4:] == model_id(b"\x01" * 100)
+    assert not chain.send(store, seal_calldata(model_id(b"\x01" * 100), 0, 1))[1].is_success  # no sizes
+    assert chain.send(store, seal_calldata(model_id(b"\x01" * 100), 5, 1))[1].is_success
+    assert _view(chain, store, "isSealed", "bool") is True
 
 
-def test_owner_only_aligned_and_immutable_after_seal():
+def test_a_sealed_model_is_immutable_and_only_the_owner_uploads():
+    """After seal(), no call of the owner changes anything: append, seal and setOwner revert. Before it, a
+    non-owner's calls revert too."""
     chain = InferChain(PragueInferVM)
-    store = chain.deploy(model_store().bytecode)
-    assert not chain.send(store, write_calldata(5, b"\x01"))[1].is_success  # unaligned
-    assert not chain.send(store, write_calldata(0, b""))[1].is_success  # empty
-    assert not chain.send(store, seal_calldata())[1].is_success  # nothing to seal
-    assert chain.send(store, write_calldata(0, DATA))[1].is_success
-    assert chain.send(store, seal_calldata())[1].is_success
-    _, computation = chain.send(store, write_calldata(0, b"\x02" * 32))
-    assert computation.is_error
-    assert computation.output[:4] == function_signature_to_4byte_selector("AlreadySealed()")
-    assert not chain.send(store, seal_calldata())[1].is_success
-    assert chain.state.get_storage(store, DATA_BASE) == int.from_bytes(DATA[:32], "big")
+    store, _ = _upload(chain, SMALL.encode(), (16, 4))
+    before = {slot: chain.state.get_storage(store, slot) for slot in (HEADER_SLOT, OWNER_SLOT, ID_SLOT)}
+    nonce = chain.state.get_nonce(store)
+    selector = function_signature_to_4byte_selector("setOwner(address)")
+    set_owner = selector + encode(["address"], [b"\x09" * 20])
+    attempts = [append_calldata(b"\x05" * 10), seal_calldata(model_id(SMALL.encode()), 16, 4), set_owner]
+    for data in attempts:
+        _, computation = chain.send(store, data)
+        assert not computation.is_success
+        assert computation.output == function_signature_to_4byte_selector("AlreadySealed()")
+    assert {slot: chain.state.get_storage(store, slot) for slot in before} == before
+    assert chain.state.get_nonce(store) == nonce  # no chunk was created
+    # a non-owner cannot upload into an unsealed store
+    other = chain.deploy(model_store().bytecode)
+    assert chain.send(other, set_owner)[1].is_success
+    _, computation = chain.send(other, append_calldata(b"\x01"))
+    assert computation.output == function_signature_to_4byte_selector("NotOwner()")
 
 
-def test_only_the_owner_writes():
-    chain = InferChain(PragueInferVM)
-    store = chain.deploy(model_store().bytecode)
-    _call(chain, store, "setOwner(address)", ["address"], [b"\x42" * 20])
-    _, computation = chain.send(store, write_calldata(0, DATA))
-    assert computation.is_error
-    assert computation.output[:4] == function_signature_to_4byte_selector("NotOwner()")
-    assert chain.state.get_storage(store, DATA_BASE) == 0
-
-
-def test_upload_plan_splits_on_aligned_offsets_within_budget():
-    data = bytes(range(256)) * 40  # 10240 bytes = 320 words
-    plan = upload_plan(data, 1_000_000)
-    words_per_tx = (1_000_000 - 60_000) // 23_000
-    assert [offset for offset, _ in plan] == list(range(0, 10240, 32 * words_per_tx))
-    assert b"".join(chunk for _, chunk in plan) == data
-    assert all(write_gas(len(chunk)) <= 1_000_000 for _, chunk in plan)
-    with pytest.raises(ValueError, match="below one write"):
-        upload_plan(data, 80_000)
-    with pytest.raises(ValueError, match="empty"):
-        upload_plan(b"", 1_000_000)
-
-
-def test_uploaded_mnist_mlp_runs_in_infer():
-    """The whole path: deploy, upload the shipped model with the plan, seal within the bound, INFER."""
+def test_uploaded_mnist_mlp_runs_in_infer_and_upload_gas_is_a_third_of_storage():
+    """The whole path: deploy, append the shipped model's 3 chunks, seal, INFER. 11.3M gas in 4 transactions
+    (storage took 39.1M gas in 4 transactions, about 690 gas per byte)."""
     raw = MNIST_MLP.encode()
     chain = InferChain(PragueInferVM)
-    store = _upload(chain, raw, budget=10_000_000)
-    assert chain.state.get_storage(store, HASH_SLOT).to_bytes(32, "big") == MNIST_MLP.hash
+    store, gas_used = _upload(chain, raw, (784, 10))
+    assert len(gas_used) == 4
+    assert 200 * len(raw) < sum(gas_used) < 230 * len(raw)
     probe = chain.deploy(init_code(infer_probe(store, 784, 10)))
     sample = random_inputs(MNIST_MLP, 1, seed=5)[0]
     _, computation = chain.send(probe, sample)
     success, _, output = parse_probe(computation.output)
     assert (success, output) == (1, MNIST_MLP.run_bytes(sample))
 
+
+def test_sealing_the_largest_model_fits_a_block():
+    """seal() of a 32 MiB model (1,366 chunks) hashes 1,366 code hashes, never the bytes: within its bound and
+    a 30M block. The chunks come from a genesis allocation (appending 32 MiB would take minutes)."""
+    data = bytes(MAX_MODEL_BYTES)
+    store = b"\x5a" * 20
+    accounts = sealed_accounts(data, store, SENDER, 1, 1)
+    accounts[store]["storage"][HEADER_SLOT] = Header(len(data), False, 0, 0).pack()
+    del accounts[store]["storage"][ID_SLOT]
+    chain = InferChain(PragueInferVM, accounts)
+    assert chunk_count(len(data)) == 1_366 == _view(chain, store, "chunkCount")
+    used, computation = chain.send(store, seal_calldata(model_id(data), 1, 1), gas=seal_gas(len(data)))
+    assert computation.is_success, computation.error
+    assert used <= seal_gas(len(data)) < 5_000_000
+    assert chain.state.get_storage(store, ID_SLOT).to_bytes(32, "big") == model_id(data)
+    assert append_gas(CHUNK_SIZE) < 5_600_000  # and every append fits too
+    assert chain.state.get_code(chunk_address(store, 1_365)) == chunk_code(data[1_365 * CHUNK_SIZE:])
+    with pytest.raises(ValueError, match="at most"):
+        upload_plan(bytes(MAX_MODEL_BYTES + 1))
+    with pytest.raises(ValueError, match="empty"):
+        upload_plan(b"")

@@ -1,8 +1,8 @@
 """Shared fixtures of the INFER fork tests: a real py-evm MiningChain on an in-memory AtomicDB.
 
 `InferChain(vm_class, accounts)` starts from a genesis with a funded sender and the given accounts
-(code + storage, e.g. a sealed ModelStore built by `evm_ext.contracts.sealed_storage`); `send()` applies a
-signed transaction and returns (receipt, computation).
+(code, storage and nonce, e.g. a sealed ModelStore and its chunks from `store_accounts`); `send()` applies a
+signed transaction and returns (gas used, computation).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from eth.db.atomic import AtomicDB
 from eth_keys import keys
 from eth_utils import keccak
 
-from benchmarks.calibrate_gas import mlp
-from evm_ext.contracts import DATA_BASE, SEALED_SLOT, model_store, sealed_storage
+from evm_ext.contracts import HEADER_SLOT, ID_SLOT, Header, chunk_address, model_store, sealed_accounts
 from evm_ext.model import Model, load_model
+from evm_ext.model.builder import mlp
+from evm_ext.model.identity import chunk_count, id_from_code_hashes
+from evm_ext.vm import gas
 from evm_ext.vm.bytecode import assemble
 
 SENDER_KEY = keys.PrivateKey(b"\x01" * 32)
@@ -33,19 +35,19 @@ def address(label: str) -> bytes:
     return keccak(label.encode())[:20]
 
 
-def model_store_account(data: bytes, owner: bytes = SENDER) -> dict:
-    """Genesis account of a sealed ModelStore holding `data`."""
-    return {"code": model_store().runtime, "storage": sealed_storage(data, owner)}
+def store_accounts(model: Model, store: bytes | None = None, owner: bytes = SENDER) -> dict[bytes, dict]:
+    """Genesis accounts of a sealed ModelStore at `store` (default STORE) holding `model`, and its chunks."""
+    return sealed_accounts(model.encode(), store or STORE, owner, model.input_size, model.output_size)
 
 
 class InferChain:
-    """A MiningChain on `vm_class` whose genesis holds `accounts` ({address: {code, storage}})."""
+    """A MiningChain on `vm_class` whose genesis holds `accounts` ({address: {code, storage, nonce}})."""
 
     def __init__(self, vm_class: type, accounts: dict[bytes, dict] | None = None) -> None:
         chain_class = MiningChain.configure(vm_configuration=((0, vm_class),), chain_id=1337)
         genesis = {SENDER: {"balance": 10**26, "nonce": 0, "code": b"", "storage": {}}}
         for addr, account in (accounts or {}).items():
-            genesis[addr] = {"balance": 0, "nonce": 1, "code": account.get("code", b""),
+            genesis[addr] = {"balance": 0, "nonce": account.get("nonce", 1), "code": account.get("code", b""),
                              "storage": account.get("storage", {})}
         params = {"difficulty": 0, "gas_limit": GAS_LIMIT, "timestamp": 1, "coinbase": b"\x00" * 20}
         self.chain = chain_class.from_genesis(AtomicDB(), params, genesis)
@@ -143,21 +145,74 @@ def mnist_inputs(count: int) -> list[bytes]:
     return [MNIST_MLP.encode_input(image.astype(np.float64) / 255.0) for image in images]
 
 
-def failing_accounts(model: Model) -> dict[str, tuple[dict | None, str]]:
-    """name -> (account at STORE, which gas steps apply: 'header' = steps 1-3, 'words' = steps 1-3 and 5)."""
+def failing_accounts(model: Model) -> dict[str, tuple[dict[bytes, dict], str]]:
+    """name -> (genesis accounts, the last gas step that applies: 'store' (the store account), 'slots'
+    (its two slots), 'chunks' (every chunk account) or 'decode' (copy and decode too), docs/opcodes.md)."""
     raw = model.encode()
-    runtime = model_store().runtime
-    owner = b"\x01" * 20
-    unsealed = sealed_storage(raw, owner) | {SEALED_SLOT: 0}
-    garbage = bytes(range(256)) * 2
-    tampered = sealed_storage(raw, owner)
-    tampered[DATA_BASE + 3] ^= 1
+    good = store_accounts(model)
+    chunk0 = chunk_address(STORE, 0)
+    sizes = (model.input_size, model.output_size)
+
+    def with_header(header: Header) -> dict[bytes, dict]:
+        accounts = {a: dict(v, storage=dict(v["storage"])) for a, v in good.items()}
+        accounts[STORE]["storage"][HEADER_SLOT] = header.pack()
+        return accounts
+
+    def recorded(data: bytes, codes: list[bytes] | None = None) -> dict[bytes, dict]:
+        """A sealed store whose chunks hold `data` (or the given codes), its id computed from those codes."""
+        accounts = sealed_accounts(data, STORE, SENDER, *sizes)
+        if codes is not None:
+            for i, code in enumerate(codes):
+                accounts[chunk_address(STORE, i)]["code"] = code
+            accounts[STORE]["storage"][ID_SLOT] = int.from_bytes(
+                id_from_code_hashes(len(data), [keccak(c) for c in codes]), "big")
+        return accounts
+
+    tampered = {**good, chunk0: {"code": good[chunk0]["code"][:-1] + b"\x01"}}
+    missing_chunk = {a: v for a, v in good.items() if a != chunk0}
     return {
-        "missing": (None, "header"),
-        "unsealed": ({"code": runtime, "storage": unsealed}, "header"),
-        "wrong code hash": ({"code": runtime + b"\x00", "storage": sealed_storage(raw, owner)}, "header"),
-        "empty": ({"code": runtime, "storage": {SEALED_SLOT: 1}}, "header"),
-        "malformed": ({"code": runtime, "storage": sealed_storage(garbage, owner)}, "words"),
-        "truncated": ({"code": runtime, "storage": sealed_storage(raw[:-7], owner)}, "words"),
-        "hash mismatch": ({"code": runtime, "storage": tampered}, "words"),
+        "missing": ({}, "store"),
+        "wrong code hash": ({STORE: {**good[STORE], "code": model_store().runtime + b"\x00"}}, "store"),
+        "unsealed": (with_header(Header(len(raw), False, *sizes)), "slots"),
+        "empty": (with_header(Header(0, True, *sizes)), "slots"),
+        "tampered chunk": (tampered, "chunks"),
+        "missing chunk": (missing_chunk, "chunks"),
+        "chunk without STOP": (recorded(raw, [b"\x01" + raw]), "decode"),
+        "malformed": (recorded(bytes(range(256)) * 2), "decode"),
+        "truncated": (recorded(raw[:-7]), "decode"),
+        "wrong recorded sizes": (sealed_accounts(raw, STORE, SENDER, sizes[0] + 1, sizes[1]), "decode"),
     }
+
+
+def infer_steps(model: Model, memory: int = 0, decoded: bool = False) -> list[tuple[str, int]]:
+    """The documented gas steps (docs/opcodes.md) of a successful INFER on `model` at STORE, each (reason
+    as py-evm reports it, gas): cold accesses, and unless `decoded` (earlier in the transaction) copy,
+    decode and one build per op."""
+    raw = model.encode()
+    n = chunk_count(len(raw))
+    steps = [("INFER", gas.G_INFER)] + ([("memory", memory)] if memory else [])
+    if decoded:
+        steps += [("INFER: warm account", gas.WARM_STORAGE_READ_COST)]
+        steps += [("INFER: warm slot", gas.WARM_STORAGE_READ_COST)] * 2
+    else:
+        steps += [("INFER: cold account", gas.COLD_ACCOUNT_ACCESS_COST)]
+        steps += [("INFER: cold slot", gas.COLD_SLOAD_COST)] * 2
+    if decoded:
+        steps.append(("INFER: warm chunks", gas.WARM_STORAGE_READ_COST * n))
+    else:
+        steps += [("INFER: chunk: cold account", gas.COLD_ACCOUNT_ACCESS_COST)] * n
+        steps += [("INFER: copy", gas.copy_gas(len(raw))),
+                  ("INFER: decode", gas.decode_gas(len(raw), n, len(model.ops)))]
+        steps += [("INFER: build", gas.build_gas(op.kind.name.lower(), op_channels(op))) for op in model.ops]
+    return [*steps, ("INFER: compute", gas.compute_gas(model.op_costs()))]
+
+
+def op_channels(op) -> int:
+    """An op's requantization channel count (what its build is priced on), 0 if it has none."""
+    requant = getattr(op, "requant", None)
+    return 0 if requant is None else requant.m.size
+
+
+def expected_infer_gas(model: Model, memory: int = 0, decoded: bool = False) -> int:
+    """The documented formula (docs/gas.md) for a successful INFER."""
+    return sum(amount for _, amount in infer_steps(model, memory, decoded))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from evm_ext.model.errors import ModelInputError
+from evm_ext.model.identity import CHUNK_SIZE, chunk_count
 from evm_ext.model.runtime import Model, load_model
 
 
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "inspect",
-        help="layers, shapes, parameters, MACs and hash of a model",
+        help="layers, shapes, parameters, MACs and model id of a model",
         formatter_class=fmt,
         epilog="example:\n  aievm model inspect mlp.aiem",
     )
@@ -116,7 +117,7 @@ def _convert(args: argparse.Namespace) -> None:
     print(
         f"wrote {args.output}: {len(model.encode())} bytes, {len(model.ops)} ops, {model.params} parameters"
     )
-    print(f"hash 0x{model.hash.hex()}")
+    print(f"model id 0x{model.id.hex()}")
 
 
 def _inspect(args: argparse.Namespace) -> None:
@@ -154,7 +155,8 @@ def _inspect(args: argparse.Namespace) -> None:
         f"parameters {model.params:,}   MACs/sample {sum(c.macs for c in model.op_costs()):,}   "
         f"input {model.input_size} bytes   output {model.output_size} bytes"
     )
-    console.print(f"hash 0x{model.hash.hex()}")
+    console.print(f"model id 0x{model.id.hex()} ({chunk_count(len(model.encode()))} code chunks of up to "
+                  f"{CHUNK_SIZE:,} bytes)")
 
 
 def _run(args: argparse.Namespace) -> None:

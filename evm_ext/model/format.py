@@ -9,12 +9,14 @@ valid encoding and no trailing bytes are allowed, so equal models have equal byt
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from evm_ext.model.errors import ModelFormatError
-from evm_ext.model.ops import OPS, Op, Value
+from evm_ext.model.ops import OPS, Op, OpKind, Value
 from evm_ext.model.wire import Reader, Writer
 
+BuildHook = Callable[[OpKind, int], None]
 MAGIC = b"AIEM"
 VERSION = 1
 
@@ -28,7 +30,7 @@ class Limits:
     max_dim: int = 1 << 16
     max_elements: int = 1 << 22  # per value
     max_total_elements: int = 1 << 24  # all values of the graph (int8 bytes alive during a run)
-    max_params: int = 1 << 24  # weights + biases, whole model
+    max_params: int = 1 << 25  # weights + biases, whole model (a 32 MiB model holds at most 2**25 int8s)
     max_macs: int = 1 << 30  # whole model
     max_workspace: int = 1 << 22  # elements of the temporaries of one op (padded input, im2col, ...)
 
@@ -53,8 +55,25 @@ def _check_value(r: Reader, value: Value, limits: Limits, offset: int, what: str
     )
 
 
-def decode_graph(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Value, list[Op]]:
-    """Parse and validate `data`; raise ModelFormatError (with byte offset) on any defect."""
+def declared_op_count(data: bytes) -> int:
+    """The op count field of `data`, read from its fixed-layout prefix without decoding anything else
+    (INFER charges the per-op decode price from it before decoding); 0 if the prefix is not that of a
+    model of this format version (the decoder then rejects it at once)."""
+    if data[:5] != MAGIC + bytes([VERSION]) or len(data) < 6:
+        return 0
+    at = 6 + 4 * data[5] + 9  # rank u8, dims u32[rank], scale f64, zero point i8
+    return int.from_bytes(data[at : at + 2], "little") if 1 <= data[5] and at + 2 <= len(data) else 0
+
+
+def decode_graph(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, before_build: BuildHook | None = None
+) -> tuple[Value, list[Op]]:
+    """Parse and validate `data`; raise ModelFormatError (with byte offset) on any defect.
+
+    `before_build(kind, channels)` is called for each op after its body is parsed and before the op is
+    built (building prepares its kernels: for GEMM ops, work per output channel); `channels` is the op's
+    requantization channel count, 0 if it has none. INFER charges the build there; whatever it raises
+    (out of gas) stops the decode."""
     r = Reader(data)
     r.check(r.take(4, "magic") == MAGIC, "not an aievm model (bad magic)", 0)
     version = r.u8("version")
@@ -86,7 +105,14 @@ def decode_graph(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Value, l
         r.check(all(i < len(values) for i in inputs), f"op {index}: input refers to a later value", at)
         ins = [values[i] for i in inputs]
         try:
-            op = cls(inputs, ins, **cls.read(r, ins))
+            fields = cls.read(r, ins)
+        except ValueError as exc:
+            raise r.fail(f"op {index} ({cls.kind.name.lower()}): {exc}", at) from None
+        if before_build is not None:
+            requant = fields.get("requant")
+            before_build(cls.kind, 0 if requant is None else requant.m.size)
+        try:
+            op = cls(inputs, ins, **fields)
         except ValueError as exc:
             raise r.fail(f"op {index} ({cls.kind.name.lower()}): {exc}", at) from None
         _check_value(r, op.out, limits, at, f"op {index} output")
@@ -121,4 +147,6 @@ def encode_graph(source: Value, ops: list[Op]) -> bytes:
     return w.getvalue()
 
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "ModelFormatError", "decode_graph", "encode_graph"]
+__all__ = [
+    "DEFAULT_LIMITS", "Limits", "ModelFormatError", "declared_op_count", "decode_graph", "encode_graph",
+]

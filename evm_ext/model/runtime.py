@@ -1,4 +1,4 @@
-"""`Model`: a decoded graph ready to run, with its identity (keccak-256 of the canonical bytes)."""
+"""`Model`: a decoded graph ready to run, with its identity (`evm_ext.model.identity.model_id`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
-from eth_utils import keccak
 from threadpoolctl import ThreadpoolController
 
 from evm_ext.model.errors import ModelFormatError, ModelInputError
-from evm_ext.model.format import DEFAULT_LIMITS, Limits, decode_graph, encode_graph
+from evm_ext.model.format import DEFAULT_LIMITS, BuildHook, Limits, decode_graph, encode_graph
+from evm_ext.model.identity import model_id
 from evm_ext.model.ops import Conv, MaxPool, Op, OpCost, Value
 from evm_ext.model.quantize import quantize
 
@@ -59,15 +59,16 @@ class Model:
         return self.raw
 
     @cached_property
-    def hash(self) -> bytes:
-        """The model's identity: keccak-256 of its canonical encoding."""
-        return keccak(self.raw)
+    def id(self) -> bytes:
+        """The model's identity hash: `model_id` of its canonical encoding (the commitment over its code
+        chunks that ModelStore.seal() records and INFER checks)."""
+        return model_id(self.raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Model) and self.raw == other.raw
 
     def __hash__(self) -> int:
-        return hash(self.hash)
+        return hash(self.id)
 
     @property
     def params(self) -> int:
@@ -158,9 +159,12 @@ def _plan(ops: tuple[Op, ...]) -> list[Step]:
     return steps
 
 
-def decode_model(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Model:
-    """bytes -> Model; ModelFormatError (with byte offset) on any defect or limit violation."""
-    return Model(*decode_graph(data, limits))
+def decode_model(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, before_build: BuildHook | None = None
+) -> Model:
+    """bytes -> Model; ModelFormatError (with byte offset) on any defect or limit violation
+    (`before_build`: see `decode_graph`)."""
+    return Model(*decode_graph(data, limits, before_build))
 
 
 def load_model(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Model:

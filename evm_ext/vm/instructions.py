@@ -18,8 +18,10 @@ from eth.vm.opcode import as_opcode
 from eth_typing import Address
 from threadpoolctl import threadpool_limits
 
+from evm_ext.model import Model
 from evm_ext.vm import gas
-from evm_ext.vm.model_store import load_model, read_header
+from evm_ext.vm import model_store as store_reader
+from evm_ext.vm.warm_models import WarmModel
 
 INFER = 0xC0
 MODELINFO = 0xC1
@@ -41,11 +43,7 @@ def infer(computation: ComputationAPI) -> None:
     computation.consume_gas(gas.G_INFER, reason="INFER")
     computation.extend_memory(in_offset, in_size)
     computation.extend_memory(out_offset, out_size)
-    _charge_account_access(computation, address, "INFER")
-    header, model = read_header(computation.state, address), None
-    if header is not None:
-        computation.consume_gas(gas.model_access_gas(header.length), reason="INFER: model words")
-        model = load_model(computation.state, header)
+    model = charge_model(computation, address, "INFER")
     if model is None or in_size != model.input_size or out_size < model.output_size:
         computation.stack_push_int(0)
         return
@@ -60,20 +58,68 @@ def infer(computation: ComputationAPI) -> None:
 
 
 def modelinfo(computation: ComputationAPI) -> None:
-    """Push `(inputSize << 128) | outputSize` of the sealed model at `model`, or 0 if it is not valid."""
+    """Push `(inputSize << 128) | outputSize` as recorded by the sealed ModelStore at `model`, or 0 if it
+    is not one. Reads one storage slot; never reads or decodes the model."""
     # STACK
     address = force_bytes_to_address(computation.stack_pop1_bytes())
 
     # GAS
     computation.consume_gas(gas.G_MODELINFO, reason="MODELINFO")
     _charge_account_access(computation, address, "MODELINFO")
-    header = read_header(computation.state, address)
-    model = None if header is None else load_model(computation.state, header)
+    is_store = store_reader.is_model_store(computation.state, address)
+    if is_store:
+        _charge_slot_access(computation, address, store_reader.STORE_SLOTS[:1], "MODELINFO")
 
     # OPERATION
-    computation.stack_push_int(0 if model is None else (model.input_size << 128) | model.output_size)
+    header = store_reader.read_header(computation.state, address) if is_store else None
+    valid = header is not None and header.sealed and 0 < header.length <= store_reader.MAX_MODEL_BYTES
+    computation.stack_push_int((header.input_size << 128) | header.output_size if valid else 0)
 
     # PROGRAM COUNTER: advanced by py-evm's interpreter loop.
+
+
+def run_model(computation: ComputationAPI, address: Address, data: bytes, mnemonic: str) -> bytes | None:
+    """Everything INFER charges and does for the model at `address` on input `data` but its base price
+    and memory: the output, or None if the model is not valid or `data` is not its input size (the INFER
+    precompile, which charges G_INFER itself)."""
+    model = charge_model(computation, address, mnemonic)
+    if model is None or len(data) != model.input_size:
+        return None
+    computation.consume_gas(gas.model_compute_gas(model), reason=f"{mnemonic}: compute")
+    return model.run_bytes(data)
+
+
+def charge_model(computation: ComputationAPI, address: Address, mnemonic: str) -> Model | None:
+    """Charge, then do, each step of reaching the decoded model at `address` (docs/opcodes.md): the store
+    account; its two slots; every chunk account (EIP-2929 cold or warm) and the id check; unless the model
+    was decoded earlier in this transaction, the copy of its code and the decode. None if a check fails."""
+    state = computation.state
+    _charge_account_access(computation, address, mnemonic)
+    if not store_reader.is_model_store(state, address):
+        return None
+    _charge_slot_access(computation, address, store_reader.STORE_SLOTS, mnemonic)
+    store = store_reader.read_store(state, address)
+    if store is None:
+        return None
+    warm = state.warm_models.get(address)
+    if warm is not None:
+        computation.consume_gas(gas.WARM_STORAGE_READ_COST * warm.chunks, reason=f"{mnemonic}: warm chunks")
+        return warm.model
+    chunks = store_reader.chunk_addresses(store)
+    for chunk in chunks:
+        _charge_account_access(computation, chunk, f"{mnemonic}: chunk")
+    if not store_reader.verify_chunks(state, store, chunks):
+        return None
+    computation.consume_gas(gas.copy_gas(store.length), reason=f"{mnemonic}: copy")
+    raw = store_reader.read_model(state, store, chunks)
+    ops = store_reader.declared_ops(raw)
+    computation.consume_gas(gas.decode_gas(store.length, store.chunks, ops), reason=f"{mnemonic}: decode")
+    model = store_reader.decode(store, raw, lambda amount: computation.consume_gas(
+        amount, reason=f"{mnemonic}: build"))
+    if not store_reader.matches_record(store, model):
+        model = None
+    state.warm_models.add(address, WarmModel(store.chunks, model))
+    return model
 
 
 def _charge_account_access(computation: ComputationAPI, address: Address, mnemonic: str) -> None:
@@ -83,6 +129,18 @@ def _charge_account_access(computation: ComputationAPI, address: Address, mnemon
     else:
         computation.consume_gas(gas.COLD_ACCOUNT_ACCESS_COST, reason=f"{mnemonic}: cold account")
         computation.state.mark_address_warm(address)
+
+
+def _charge_slot_access(computation: ComputationAPI, address: Address, slots: tuple[int, ...],
+                        mnemonic: str) -> None:
+    """EIP-2929: each storage slot cold the first time in the transaction (and marked warm), else warm."""
+    state = computation.state
+    for slot in slots:
+        if state.is_storage_warm(address, slot):
+            computation.consume_gas(gas.WARM_STORAGE_READ_COST, reason=f"{mnemonic}: warm slot")
+        else:
+            computation.consume_gas(gas.COLD_SLOAD_COST, reason=f"{mnemonic}: cold slot")
+            state.mark_storage_warm(address, slot)
 
 
 INFER_OPCODES: dict[int, OpcodeAPI] = {
