@@ -23,18 +23,15 @@ ADDRESSES = [k.public_key.to_canonical_address() for k in KEYS]
 
 
 class PlainChain:
-    """A stock-Cancun MiningChain with three funded accounts; one block per transaction."""
+    """A stock-Cancun MiningChain with three funded accounts and `accounts` (e.g. a sealed ModelStore and
+    its chunks, `evm_ext.contracts.sealed_accounts`); one block per transaction."""
 
     def __init__(self, accounts: dict[bytes, dict] | None = None) -> None:
         chain_class = MiningChain.configure(vm_configuration=((0, CancunVM),), chain_id=1337)
         genesis = {a: {"balance": 10**24, "nonce": 0, "code": b"", "storage": {}} for a in ADDRESSES}
         for address, account in (accounts or {}).items():
-            genesis[address] = {
-                "balance": 0,
-                "nonce": 1,
-                "code": account["code"],
-                "storage": account["storage"],
-            }
+            genesis[address] = {"balance": 0, "nonce": account.get("nonce", 1), "code": account["code"],
+                                "storage": account["storage"]}
         params = {"difficulty": 0, "gas_limit": GAS_LIMIT, "timestamp": 1, "coinbase": b"\x00" * 20}
         self.chain = chain_class.from_genesis(AtomicDB(), params, genesis)
         self.nonces = [0, 0, 0]

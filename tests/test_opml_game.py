@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from eth_utils import keccak
 
-from evm_ext.contracts import model_store, sealed_storage
+from evm_ext.contracts import model_store, sealed_accounts
 from evm_ext.model import load_model
 from nodes.opml.agents import Commitment
-from nodes.opml.commitment import leaves
+from nodes.opml.commitment import CHUNK, leaves
 from nodes.opml.trace import trace
 from tests.opml_fixtures import ADDRESSES, PlainChain, decode, encode
 
@@ -33,18 +33,23 @@ def _selector(error: str) -> bytes:
 
 
 class Game:
-    def __init__(self) -> None:
-        self.model = load_model(ROOT / "models/mnist_mlp/mnist_mlp.aiem")
+    def __init__(self, path: str = "mnist_mlp/mnist_mlp.aiem") -> None:
+        self.model = load_model(ROOT / "models" / path)
         data = self.model.encode()
         self.chain = PlainChain(
-            {MODEL: {"code": model_store().runtime, "storage": sealed_storage(data, ADDRESSES[0])}}
+            sealed_accounts(data, MODEL, ADDRESSES[0], self.model.input_size, self.model.output_size)
         )
         verifier = self.chain.deploy("OneStepVerifier")
         self.address = self.chain.deploy(
             "OpmlGame", verifier, model_store().runtime_code_hash, WINDOW, MOVE, BOND, CH_BOND
         )
         images = np.load(ROOT / "models/data/mnist_test_images.npy")
-        self.x = self.model.encode_input(images[0].astype(np.float64).reshape(-1) / 255)
+        pixels = images[0].astype(np.float64).reshape(-1) / 255
+        self.x = (
+            self.model.encode_input(pixels.reshape(self.model.input_shape))
+            if pixels.size == self.model.input_size
+            else bytes(self.model.input_size)
+        )
         self.gas: dict[str, int] = {}
 
     def call(self, fn: str, *args, sender: int, value: int = 0):
@@ -213,3 +218,21 @@ def test_bonds_models_and_concurrent_challenges(game):
     assert game.chain.balance(ADDRESSES[OTHER]) == before + CH_BOND - game.gas["refund"] * 2 * 10**9
     game.fails("refund", second, sender=OTHER, error="BadState(string)")
     assert game.chain.balance(game.address) == 0
+
+
+# The shipped ops with the most work per output chunk (MLP op 1: fan-in 784) and in total (DCGAN op 2:
+# 1.6M MACs, a 4x4 stride-2 transposed conv over 64 channels). The dishonest commitment differs from the
+# honest trace in one byte of an interior chunk of op `op`'s output only.
+@pytest.mark.parametrize(("path", "op"), [("mnist_mlp/mnist_mlp.aiem", 1), ("dcgan/dcgan_generator.aiem", 2)])
+def test_one_step_proof_of_the_largest_ops_costs_under_5m_gas(path, op):
+    game = Game(path)
+    honest = trace(game.model, game.x)
+    j = len(leaves(honest[op])) // 2
+    wrong = bytearray(honest[op])
+    wrong[j * CHUNK] ^= 1
+    theirs = Commitment([*honest[:op], bytes(wrong), *honest[op + 1 :]])
+    sid = game.ok("submit", MODEL, game.x, theirs.values[-1], theirs.root, sender=SUBMITTER, value=BOND)
+    cid = game.to_prove(sid, theirs, op=op - 1)
+    game.ok("prove", cid, theirs.roots, leaves(theirs.values[op]), j, honest[op - 1], sender=CHALLENGER)
+    assert game.state(sid) == SLASHED
+    assert game.gas["prove"] < 5_000_000

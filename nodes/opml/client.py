@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
@@ -114,15 +114,18 @@ def deploy_game(party: Party, params: GameParams = GameParams()) -> str:
 
 
 def read_model(w3: Web3, address: str) -> bytes:
-    """The bytes of the sealed model at `address` (a ModelStore)."""
+    """The bytes of the sealed model at `address` (a ModelStore), read from its code chunks."""
     address = checksum(address)
+    if keccak(bytes(w3.eth.get_code(address))) != model_store().runtime_code_hash:
+        raise OpmlError(f"{address} is not a ModelStore (deploy models with `aievm model deploy`)")
     store = w3.eth.contract(address=address, abi=model_store().abi)
-    try:
-        if not store.functions.isSealed().call():
-            raise OpmlError(f"the model at {address} is not sealed; seal it (aievm model deploy) first")
-        return bytes(store.functions.read(0, store.functions.length().call()).call())
-    except (ContractLogicError, Web3Exception) as exc:
-        raise OpmlError(f"{address} is not a ModelStore: {exc}") from None
+    if not store.functions.isSealed().call():
+        raise OpmlError(f"the model at {address} is not sealed; seal it (aievm model deploy) first")
+    count = store.functions.chunkCount().call()
+    data = b"".join(bytes(w3.eth.get_code(store.functions.chunk(i).call()))[1:] for i in range(count))
+    if len(data) != store.functions.length().call():
+        raise OpmlError(f"the chunks of the model at {address} do not add up to its length")
+    return data
 
 
 def checksum(address: str) -> str:
