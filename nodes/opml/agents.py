@@ -175,10 +175,9 @@ class Challenger:
             (roots_ev,) = g.events("RootsRevealed", 0, block, challenge=cid)
             ours = leaves(mine.values[c["op"] + 1])
             j = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b), 0)
-            try:
-                receipt = g.transact(
-                    "prove", cid, list(roots_ev["roots"]), theirs, j, mine.values[c["input"]]
-                )
+            try:  # sent without an eth_call first (that would run the kernel twice); a wrong one reverts
+                roots = list(roots_ev["roots"])
+                receipt = g.transact("prove", cid, roots, theirs, j, mine.values[c["input"]], preflight=False)
                 self.proof_gas = receipt["gasUsed"]
                 self.log(f"challenge {cid}: one-step proof of chunk {j} of op {c['op'] + 1} accepted")
             except MoveReverted as exc:

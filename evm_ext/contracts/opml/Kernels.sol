@@ -51,6 +51,55 @@ library Kernels {
         }
     }
 
+    /// `_dot(xp, 1, wp, 1, n, zp)` with the full 32-byte words of both operands read by one MLOAD each and
+    /// the 32 products unrolled (half the instructions per multiply-accumulate of the strided loop).
+    function _dotContiguous(uint256 xp, uint256 wp, uint256 n, int256 zp) private pure returns (int256 acc) {
+        uint256 full = n - n % 32;
+        assembly ("memory-safe") {
+            let wq := wp
+            for { let xq := xp let end := add(xp, full) } lt(xq, end) {
+                xq := add(xq, 32)
+                wq := add(wq, 32)
+            } {
+                let xw := mload(xq)
+                let ww := mload(wq)
+                acc := add(acc, mul(sub(signextend(0, byte(0, xw)), zp), signextend(0, byte(0, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(1, xw)), zp), signextend(0, byte(1, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(2, xw)), zp), signextend(0, byte(2, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(3, xw)), zp), signextend(0, byte(3, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(4, xw)), zp), signextend(0, byte(4, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(5, xw)), zp), signextend(0, byte(5, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(6, xw)), zp), signextend(0, byte(6, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(7, xw)), zp), signextend(0, byte(7, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(8, xw)), zp), signextend(0, byte(8, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(9, xw)), zp), signextend(0, byte(9, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(10, xw)), zp), signextend(0, byte(10, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(11, xw)), zp), signextend(0, byte(11, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(12, xw)), zp), signextend(0, byte(12, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(13, xw)), zp), signextend(0, byte(13, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(14, xw)), zp), signextend(0, byte(14, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(15, xw)), zp), signextend(0, byte(15, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(16, xw)), zp), signextend(0, byte(16, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(17, xw)), zp), signextend(0, byte(17, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(18, xw)), zp), signextend(0, byte(18, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(19, xw)), zp), signextend(0, byte(19, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(20, xw)), zp), signextend(0, byte(20, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(21, xw)), zp), signextend(0, byte(21, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(22, xw)), zp), signextend(0, byte(22, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(23, xw)), zp), signextend(0, byte(23, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(24, xw)), zp), signextend(0, byte(24, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(25, xw)), zp), signextend(0, byte(25, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(26, xw)), zp), signextend(0, byte(26, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(27, xw)), zp), signextend(0, byte(27, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(28, xw)), zp), signextend(0, byte(28, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(29, xw)), zp), signextend(0, byte(29, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(30, xw)), zp), signextend(0, byte(30, ww))))
+                acc := add(acc, mul(sub(signextend(0, byte(31, xw)), zp), signextend(0, byte(31, ww))))
+            }
+        }
+        return acc + _dot(xp + full, 1, wp + full, 1, n - full, zp);
+    }
+
     function _ptr(bytes memory b, uint256 offset) private pure returns (uint256 p) {
         assembly ("memory-safe") {
             p := add(add(b, 32), offset)
@@ -85,7 +134,7 @@ library Kernels {
         uint256 xp = _ptr(x, 0);
         for (uint256 i = 0; i < y.length; i++) {
             uint256 o = start + i;
-            int256 acc = m.i32(bias + 4 * o) + _dot(xp, 1, _ptr(m, w + o * k), 1, k, op.x.zp);
+            int256 acc = m.i32(bias + 4 * o) + _dotContiguous(xp, _ptr(m, w + o * k), k, op.x.zp);
             y[i] = _requant(m, rq, c, o, acc);
         }
     }
