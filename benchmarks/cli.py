@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--only",
         action="append",
         metavar="SECTION",
-        choices=("infer_gas", "solidity_baseline", "engine", "rpc"),
+        choices=("infer_gas", "solidity_baseline", "engine", "rpc", "opml"),
         help="run only this section (repeatable)",
     )
     parser.set_defaults(func=run)

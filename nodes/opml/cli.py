@@ -244,13 +244,18 @@ def run_demo(args: argparse.Namespace) -> int:
     from nodes.opml.demo import run_demo as demo
 
     outcomes = demo()
+    head = ("model", "scenario", "outcome", "rounds", "submitter gas", "challenger gas", "proof gas", "time")
     print(
-        f"\n{'model':10} {'scenario':22} {'outcome':34} {'rounds':>6} {'submitter gas':>14} "
-        f"{'challenger gas':>15} {'time':>7}"
+        f"\n{head[0]:10} {head[1]:21} {head[2]:32} {head[3]:>6} {head[4]:>13} {head[5]:>14} {head[6]:>10} "
+        f"{head[7]:>6}"
     )
     for o in outcomes:
         print(
-            f"{o.model:10} {o.scenario:22} {o.status:34} {o.rounds:>6} {o.submitter_gas:>14,} "
-            f"{o.challenger_gas:>15,} {o.seconds:>6.1f}s"
+            f"{o.model:10} {o.scenario:21} {o.status:32} {o.rounds:>6} {o.submitter_gas:>13,} "
+            f"{o.challenger_gas:>14,} {o.proof_gas:>10,} {o.seconds:>5.1f}s"
         )
+    print(
+        "rounds: dispute transactions (challenge to proof or timeout); gas: dispute moves only; "
+        "time: from the submission to its outcome"
+    )
     return 0
