@@ -187,3 +187,43 @@ def test_dishonest_challenger_loses(devnet, tmp_path):
         liar.stop()
     submitter = dev_accounts()[0].address
     assert _paid(devnet, start) == [(submitter, PARAMS.challenge_bond), (submitter, PARAMS.submit_bond)]
+
+
+def test_commands_explain_bad_input(devnet, tmp_path, capsys, monkeypatch):
+    from evm_ext.cli import main
+
+    monkeypatch.delenv("AIEVM_OPML_GAME", raising=False)
+    model, address = devnet["models"]["mlp"]
+    digit = str(_input(tmp_path, model, 0))
+    url, game = devnet["url"], devnet["game"]
+    cases = [
+        (["submit", "--rpc", url, address, "--input", digit], "deploy one with `aievm opml deploy"),
+        (
+            ["submit", "--rpc", url, "--game", address, address, "--input", digit],
+            "is not an OpmlGame contract",
+        ),
+        (["submit", "--rpc", url, "--game", game, game, "--input", digit], "is not a ModelStore"),
+        (
+            ["submit", "--rpc", url, "--game", game, address, "--input", str(tmp_path / "none.npy")],
+            "cannot read",
+        ),
+        (
+            ["submit", "--rpc", url, "--game", game, address, "--input", digit, "--tamper-op", "3"],
+            "the model has ops 1..2",
+        ),
+        (["status", "--rpc", url, "--game", game, "999"], "no submission 999"),
+        (["status", "--rpc", "http://127.0.0.1:9", "--game", game, "0"], "cannot reach a node"),
+    ]
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 3)))
+    cases.append(
+        (
+            ["submit", "--rpc", url, "--game", game, address, "--input", str(tmp_path / "wrong.npy")],
+            "the model takes (784,)",
+        )
+    )
+    for argv, message in cases:
+        assert main(["opml", *argv]) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    with pytest.raises(SystemExit):
+        main(["opml", "submit", "--help"])
+    assert "--tamper-op" in capsys.readouterr().out
