@@ -40,6 +40,15 @@ class Commitment:
         self.root = commitment_root(self.roots)
 
 
+def _move(log: Log, game: Game, name: str, *args, value: int = 0) -> dict | None:
+    """Send one move; a move the contract rejects (e.g. a deadline passed meanwhile) is logged, not raised."""
+    try:
+        return game.transact(name, *args, value=value)
+    except MoveReverted as exc:
+        log(f"{name} rejected: {exc}")
+        return None
+
+
 class Submitter:
     def __init__(
         self,
@@ -85,20 +94,22 @@ class Submitter:
             c = g.challenge(cid)
             if c["phase"] == REVEAL_ROOTS and (cid, REVEAL_ROOTS) not in self._answered:
                 self._answered.add((cid, REVEAL_ROOTS))
-                g.transact("revealRoots", cid, self.commitment.roots)
-                self.log(f"challenge {cid}: revealed {len(self.commitment.roots)} value roots")
+                if _move(self.log, g, "revealRoots", cid, self.commitment.roots):
+                    self.log(f"challenge {cid}: revealed {len(self.commitment.roots)} value roots")
             elif c["phase"] == REVEAL_LEAVES and (cid, REVEAL_LEAVES) not in self._answered:
                 self._answered.add((cid, REVEAL_LEAVES))
                 mine = leaves(self.commitment.values[c["op"] + 1])
-                g.transact("revealLeaves", cid, self.commitment.roots, mine)
-                self.log(f"challenge {cid}: revealed the {len(mine)} chunk leaves of op {c['op'] + 1}")
+                if _move(self.log, g, "revealLeaves", cid, self.commitment.roots, mine):
+                    self.log(f"challenge {cid}: revealed the {len(mine)} chunk leaves of op {c['op'] + 1}")
             elif c["phase"] in (PICK_OP, PROVE) and block > c["deadline"]:
-                g.transact("timeout", cid)
-                self.log(f"challenge {cid}: the challenger missed its move; claimed its bond")
+                if _move(self.log, g, "timeout", cid):
+                    self.log(f"challenge {cid}: the challenger missed its move; claimed its bond")
         s = g.submission(sid)
         if s["state"] == PENDING and s["open"] == 0 and g.block() > s["window_end"]:
-            self.finalize_gas = g.transact("finalize", sid)["gasUsed"]
-            self.log(f"submission {sid}: finalized")
+            receipt = _move(self.log, g, "finalize", sid)
+            if receipt:
+                self.finalize_gas = receipt["gasUsed"]
+                self.log(f"submission {sid}: finalized")
         return g.submission(sid)["state"] != PENDING
 
 
@@ -107,7 +118,7 @@ class Challenger:
         self.game, self.dishonest, self.log = game, dishonest, log
         self._since = from_block
         self._models: dict[str, Model | None] = {}
-        self.mine: dict[int, tuple[int, Commitment]] = {}  # challenge id -> (submission id, my trace)
+        self.mine: dict[int, tuple[Commitment, int]] = {}  # challenge id -> (my trace, block it opened)
         self.checked: dict[int, bool] = {}  # submission id -> whether its root was correct
         self._given_up: set[int] = set()
         self.proof_gas = 0  # gas of the last accepted one-step proof
@@ -128,8 +139,8 @@ class Challenger:
             for ev in g.events("Submitted", self._since, block):
                 self._check(ev, block)
             self._since = block + 1
-        for cid, (_, mine) in list(self.mine.items()):
-            self._play(cid, mine)
+        for cid, (mine, opened) in list(self.mine.items()):
+            self._play(cid, mine, opened)
 
     def _check(self, ev: dict, block: int) -> None:
         sid = ev["id"]
@@ -142,13 +153,15 @@ class Challenger:
         self.log(f"submission {sid}: re-ran the model: root {'matches' if honest else 'DIFFERS'}")
         if (honest and not self.dishonest) or block > ev["windowEnd"]:
             return
-        receipt = self.game.transact("challenge", sid, value=self.game.challenge_bond)
+        receipt = _move(self.log, self.game, "challenge", sid, value=self.game.challenge_bond)
+        if receipt is None:
+            return
         (event,) = self.game.contract.events.Challenged().process_receipt(receipt)
         cid = event["args"]["challenge"]
-        self.mine[cid] = (sid, mine)
+        self.mine[cid] = (mine, receipt["blockNumber"])
         self.log(f"submission {sid}: challenged (challenge {cid}, block {receipt['blockNumber']})")
 
-    def _play(self, cid: int, mine: Commitment) -> None:
+    def _play(self, cid: int, mine: Commitment, opened: int) -> None:
         g = self.game
         c = g.challenge(cid)
         block = g.block()
@@ -156,23 +169,23 @@ class Challenger:
             return
         if c["phase"] == ENDED:
             del self.mine[cid]
-            (ev,) = g.events("ChallengeEnded", 0, block, challenge=cid)
+            (ev,) = g.events("ChallengeEnded", opened, block, challenge=cid)
             won = "won" if ev["challengerWon"] else "lost"
             self.log(f"challenge {cid}: {won} ({ev['reason']})")
         elif c["phase"] == PICK_OP:
-            (ev,) = g.events("RootsRevealed", 0, block, challenge=cid)
+            (ev,) = g.events("RootsRevealed", opened, block, challenge=cid)
             theirs = [bytes(r) for r in ev["roots"]]
             k = (
                 0
                 if self.dishonest
                 else next(i for i in range(1, len(theirs)) if theirs[i] != mine.roots[i]) - 1
             )
-            g.transact("pickOp", cid, k)
-            self.log(f"challenge {cid}: disputes op {k + 1} (the first output root that differs)")
+            if _move(self.log, g, "pickOp", cid, k):
+                self.log(f"challenge {cid}: disputes op {k + 1} (the first output root that differs)")
         elif c["phase"] == PROVE:
-            (ev,) = g.events("LeavesRevealed", 0, block, challenge=cid)
+            (ev,) = g.events("LeavesRevealed", opened, block, challenge=cid)
             theirs = [bytes(h) for h in ev["leaves"]]
-            (roots_ev,) = g.events("RootsRevealed", 0, block, challenge=cid)
+            (roots_ev,) = g.events("RootsRevealed", opened, block, challenge=cid)
             ours = leaves(mine.values[c["op"] + 1])
             j = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b), 0)
             try:  # sent without an eth_call first (that would run the kernel twice); a wrong one reverts
@@ -184,5 +197,5 @@ class Challenger:
                 self._given_up.add(cid)
                 self.log(f"challenge {cid}: one-step proof rejected ({exc}); giving up")
         elif c["phase"] in (REVEAL_ROOTS, REVEAL_LEAVES) and block > c["deadline"]:
-            g.transact("timeout", cid)
-            self.log(f"challenge {cid}: the submitter missed its move; claimed the bonds")
+            if _move(self.log, g, "timeout", cid):
+                self.log(f"challenge {cid}: the submitter missed its move; claimed the bonds")
