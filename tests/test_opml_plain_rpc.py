@@ -37,7 +37,9 @@ def test_tampered_cnn_dispute_on_stock_cancun_over_json_rpc(monkeypatch):
         model = load_model(ROOT / "models/mnist_cnn/mnist_cnn.aiem")
         address = deploy_model(model.encode(), node.url, progress=False).address
         game = deploy_game(Party(node.url), GameParams(window_blocks=6, move_blocks=4))
-        sub, ch, _ = play(node.url, game, address, model, mnist_input(model, 3), tamper_op=3, log=lambda _: None)
+        sub, ch, _ = play(
+            node.url, game, address, model, mnist_input(model, 3), tamper_op=3, log=lambda _: None
+        )
         assert sub.game.submission(sub.sid)["state"] == 3  # submitter slashed
         assert 0 < ch.proof_gas < 5_000_000
         assert w3.eth.get_balance(game) == 0
