@@ -24,10 +24,11 @@ ADDRESSES = [k.public_key.to_canonical_address() for k in KEYS]
 
 class PlainChain:
     """A stock-Cancun MiningChain with three funded accounts and `accounts` (e.g. a sealed ModelStore and
-    its chunks, `evm_ext.contracts.sealed_accounts`); one block per transaction."""
+    its chunks, `evm_ext.contracts.sealed_accounts`); one block per transaction. `vm_class` replaces the
+    stock fork only where a test needs INFER (the InferOneStep verifier)."""
 
-    def __init__(self, accounts: dict[bytes, dict] | None = None) -> None:
-        chain_class = MiningChain.configure(vm_configuration=((0, CancunVM),), chain_id=1337)
+    def __init__(self, accounts: dict[bytes, dict] | None = None, vm_class: type = CancunVM) -> None:
+        chain_class = MiningChain.configure(vm_configuration=((0, vm_class),), chain_id=1337)
         genesis = {a: {"balance": 10**24, "nonce": 0, "code": b"", "storage": {}} for a in ADDRESSES}
         for address, account in (accounts or {}).items():
             genesis[address] = {"balance": 0, "nonce": account.get("nonce", 1), "code": account["code"],

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from evm_ext.model import Model, decode_model
 from evm_ext.model.errors import ModelFormatError
-from nodes.opml.client import Game, MoveReverted, read_model
+from nodes.deploy import deploy_model
+from nodes.opml.client import Game, MoveReverted, op_model, read_model
 from nodes.opml.commitment import commitment_root, leaves, tensor_root
 from nodes.opml.trace import trace
 
@@ -118,7 +119,8 @@ class Challenger:
         self.game, self.dishonest, self.log = game, dishonest, log
         self._since = from_block
         self._models: dict[str, Model | None] = {}
-        self.mine: dict[int, tuple[Commitment, int]] = {}  # challenge id -> (my trace, block it opened)
+        # challenge id -> (my trace, block it opened, model address)
+        self.mine: dict[int, tuple[Commitment, int, str]] = {}
         self.checked: dict[int, bool] = {}  # submission id -> whether its root was correct
         self._given_up: set[int] = set()
         self.proof_gas = 0  # gas of the last accepted one-step proof
@@ -132,6 +134,22 @@ class Challenger:
                 self._models[address] = None
         return self._models[address]
 
+    def _register(self, address: str, k: int) -> None:
+        """InferOneStep needs op k's one-op model: deploy it (aievm model deploy) and register it, once."""
+        g = self.game
+        if int(g.verifier.functions.opModel(address, k).call(), 16):
+            return
+        party = g.party
+        sub = deploy_model(
+            op_model(self._models[address], k),
+            party.rpc_url,
+            private_key=party.account.key.hex(),
+            progress=False,
+        )
+        data = g.verifier.encode_abi("register", args=[address, k, sub.address])
+        party.send(g.verifier.address, bytes.fromhex(data[2:]), what="register()")
+        self.log(f"op {k + 1} of {address}: deployed its op model {sub.address} for INFER and registered it")
+
     def step(self) -> None:
         g = self.game
         block = g.block()
@@ -139,8 +157,8 @@ class Challenger:
             for ev in g.events("Submitted", self._since, block):
                 self._check(ev, block)
             self._since = block + 1
-        for cid, (mine, opened) in list(self.mine.items()):
-            self._play(cid, mine, opened)
+        for cid, (mine, opened, model) in list(self.mine.items()):
+            self._play(cid, mine, opened, model)
 
     def _check(self, ev: dict, block: int) -> None:
         sid = ev["id"]
@@ -158,10 +176,10 @@ class Challenger:
             return
         (event,) = self.game.contract.events.Challenged().process_receipt(receipt)
         cid = event["args"]["challenge"]
-        self.mine[cid] = (mine, receipt["blockNumber"])
+        self.mine[cid] = (mine, receipt["blockNumber"], ev["model"])
         self.log(f"submission {sid}: challenged (challenge {cid}, block {receipt['blockNumber']})")
 
-    def _play(self, cid: int, mine: Commitment, opened: int) -> None:
+    def _play(self, cid: int, mine: Commitment, opened: int, model: str) -> None:
         g = self.game
         c = g.challenge(cid)
         block = g.block()
@@ -188,6 +206,8 @@ class Challenger:
             (roots_ev,) = g.events("RootsRevealed", opened, block, challenge=cid)
             ours = leaves(mine.values[c["op"] + 1])
             j = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b), 0)
+            if g.uses_infer:
+                self._register(model, c["op"])
             try:  # sent without an eth_call first (that would run the kernel twice); a wrong one reverts
                 roots = list(roots_ev["roots"])
                 receipt = g.transact("prove", cid, roots, theirs, j, mine.values[c["input"]], preflight=False)

@@ -59,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument(
         "--challenge-bond", type=float, default=1.0, metavar="ETH", help="challenger bond (1)"
     )
+    deploy.add_argument(
+        "--verifier",
+        choices=("plain", "infer"),
+        default="plain",
+        help="one-step verifier: plain Solidity (any EVM, default) or INFER (aievm chains)",
+    )
     deploy.set_defaults(func=run_deploy)
 
     submit = sub.add_parser(
@@ -124,6 +130,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     finalize.set_defaults(func=run_finalize)
 
     demo = sub.add_parser("demo", help="honest and dishonest submissions end to end on a throwaway devnet")
+    demo.add_argument(
+        "--verifier",
+        choices=("plain", "infer"),
+        default="plain",
+        help="one-step verifier of the game (plain Solidity by default)",
+    )
     demo.set_defaults(func=run_demo)
 
 
@@ -163,7 +175,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     params = GameParams(
         args.window, args.move_blocks, int(args.submit_bond * 10**18), int(args.challenge_bond * 10**18)
     )
-    print(deploy_game(_party(args), params))
+    print(deploy_game(_party(args), params, args.verifier))
     return 0
 
 
@@ -243,7 +255,7 @@ def run_finalize(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from nodes.opml.demo import run_demo as demo
 
-    outcomes = demo()
+    outcomes = demo(verifier_kind=args.verifier)
     head = ("model", "scenario", "outcome", "rounds", "submitter gas", "challenger gas", "proof gas", "time")
     print(
         f"\n{head[0]:10} {head[1]:21} {head[2]:32} {head[3]:>6} {head[4]:>13} {head[5]:>14} {head[6]:>10} "

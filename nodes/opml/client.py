@@ -7,6 +7,7 @@ receipt awaited; `gas_used` accumulates the gas of this party's mined transactio
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from web3.exceptions import ContractLogicError, Web3Exception
 from evm_ext.contracts import model_store
 from evm_ext.contracts.opml import artifacts
 from evm_ext.errors import AievmError
+from evm_ext.model import Model
+from evm_ext.model.format import encode_graph
 from nodes.accounts import dev_accounts
 
 TX_GAS = 20_000_000  # gas limit of every transaction (under the devnet's 30M blocks)
@@ -57,6 +60,7 @@ class Party:
         except (ValueError, TypeError) as exc:
             raise OpmlError(f"invalid private key: {exc}") from None
         self.address = self.account.address
+        self.rpc_url = rpc_url
         self.gas_used = 0
         self.transactions = 0
 
@@ -103,9 +107,13 @@ class Party:
         return self.send(None, bytes.fromhex(data[2:]), what=f"{name} deployment")["contractAddress"]
 
 
-def deploy_game(party: Party, params: GameParams = GameParams()) -> str:
-    """Deploy a OneStepVerifier and an OpmlGame using it; returns the game's address."""
-    verifier = party.deploy("OneStepVerifier")
+def deploy_game(party: Party, params: GameParams = GameParams(), verifier_kind: str = "plain") -> str:
+    """Deploy a one-step verifier ("plain": OneStepVerifier, any EVM; "infer": InferOneStep, chains with
+    INFER) and an OpmlGame using it; returns the game's address."""
+    if verifier_kind == "infer":
+        verifier = party.deploy("InferOneStep", model_store().runtime_code_hash)
+    else:
+        verifier = party.deploy("OneStepVerifier")
     return party.deploy(
         "OpmlGame",
         verifier,
@@ -132,6 +140,15 @@ def read_model(w3: Web3, address: str) -> bytes:
     return data
 
 
+def op_model(model: Model, k: int) -> bytes:
+    """The one-op model of op `k` (0-based) that InferOneStep.register accepts: op k's input value as the
+    model input, op k reading value 0, the same body bytes."""
+    op = copy.copy(model.ops[k])
+    source = model.values[model.ops[k].inputs[0]]
+    op.inputs = (0,)
+    return encode_graph(source, [op])
+
+
 def checksum(address: str) -> str:
     try:
         return to_checksum_address(address)
@@ -153,6 +170,12 @@ class Game:
         self.contract = self.w3.eth.contract(address=self.address, abi=artifacts()["OpmlGame"].abi)
         self.fn = self.contract.functions
         self.submit_bond = self.fn.submitBond().call()
+        verifier = self.fn.verifier().call()
+        infer = len(self.w3.eth.get_code(verifier)) == len(artifacts()["InferOneStep"].runtime)
+        self.verifier = self.w3.eth.contract(
+            address=verifier, abi=artifacts()["InferOneStep" if infer else "OneStepVerifier"].abi
+        )
+        self.uses_infer = infer
         self.challenge_bond = self.fn.challengeBond().call()
 
     def transact(self, name: str, *args: Any, value: int = 0, preflight: bool = True) -> dict:

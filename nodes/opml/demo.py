@@ -28,6 +28,9 @@ MODELS = {
 # (name, --tamper-op, dishonest challenger)
 SCENARIOS = [("honest", None, False), ("tampered op 1", 1, False), ("dishonest challenger", None, True)]
 DEMO_PARAMS = GameParams(window_blocks=8, move_blocks=4)
+# With InferOneStep the challenger first uploads and registers the disputed op's one-op model (about 5
+# transactions, each a block on an automining devnet), within its proving move.
+INFER_DEMO_PARAMS = GameParams(window_blocks=24, move_blocks=12)
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,11 @@ def _outcome(scenario: str, model: str, sub: Submitter, ch: Challenger, seconds:
     )
 
 
-def run_demo(log=print, models: dict[str, Path] = MODELS, scenarios=SCENARIOS) -> list[Outcome]:
-    """Every scenario on every model (one devnet); see the module doc."""
+def run_demo(
+    log=print, models: dict[str, Path] = MODELS, scenarios=SCENARIOS, verifier_kind: str = "plain"
+) -> list[Outcome]:
+    """Every scenario on every model (one devnet); see the module doc. `verifier_kind` "infer" uses the
+    InferOneStep verifier (the devnet has INFER)."""
     from nodes.chain import open_chain
     from nodes.deploy import deploy_model
     from nodes.runner import BackgroundNode
@@ -115,7 +121,8 @@ def run_demo(log=print, models: dict[str, Path] = MODELS, scenarios=SCENARIOS) -
     outcomes = []
     with BackgroundNode(open_chain(None)) as node:
         party = Party(node.url)
-        game = deploy_game(party, DEMO_PARAMS)
+        params = INFER_DEMO_PARAMS if verifier_kind == "infer" else DEMO_PARAMS
+        game = deploy_game(party, params, verifier_kind)
         log(f"game contract {game}")
         for name, path in models.items():
             model = load_model(path)

@@ -198,13 +198,13 @@ library Kernels {
             uint256 wo = _ptr(m, w + (c0 * coutG + o % coutG) * taps);
             int256 acc = m.i32(bias + 4 * o);
             for (uint256 ky = 0; ky < g.kh && ky * g.dh <= oy; ky++) {
-                uint256 ty = oy - ky * g.dh;
-                if (ty % g.sh != 0 || ty / g.sh >= op.x.h) continue;
+                uint256 ry = oy - ky * g.dh;
+                if (ry % g.sh != 0 || ry / g.sh >= op.x.h) continue;
                 for (uint256 kx = 0; kx < g.kw && kx * g.dw <= ox; kx++) {
-                    uint256 tx = ox - kx * g.dw;
-                    if (tx % g.sw != 0 || tx / g.sw >= op.x.w) continue;
+                    uint256 rx = ox - kx * g.dw;
+                    if (rx % g.sw != 0 || rx / g.sw >= op.x.w) continue;
                     acc += _dot(
-                        xc + (ty / g.sh) * op.x.w + tx / g.sw,
+                        xc + (ry / g.sh) * op.x.w + rx / g.sw,
                         op.x.h * op.x.w,
                         wo + ky * g.kw + kx,
                         coutG * taps,

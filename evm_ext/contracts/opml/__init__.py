@@ -2,6 +2,8 @@
 
 `artifacts()` loads `opml.json` (committed; `python -m evm_ext.contracts.opml` rebuilds it from the
 `.sol` files with the pinned solc-js, and tests/test_opml_contracts.py checks the rebuild is identical).
+`infer/InferOneStep.sol` calls the `infer()` builtin, so it is built by `aievm compile`'s pipeline
+(solidity_patch) with the same optimizer settings; it runs only on chains with INFER.
 Settings: optimizer on (200 runs) through the IR pipeline, evmVersion cancun (no INFER and no Prague
 opcode needed), no CBOR metadata.
 """
@@ -17,7 +19,8 @@ from evm_ext.errors import AievmError
 
 HERE = Path(__file__).resolve().parent
 ARTIFACT = HERE / "opml.json"
-CONTRACTS = ("OneStepVerifier", "OpmlGame")
+CONTRACTS = ("OneStepVerifier", "OpmlGame", "InferOneStep")
+INFER_SOURCE = HERE / "infer" / "InferOneStep.sol"  # uses infer(): built by `aievm compile`
 SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},
     "viaIR": True,
@@ -38,6 +41,7 @@ class Artifact:
 
 def build() -> dict:
     """Compile every .sol file here; return the artifact dict written to `opml.json`."""
+    from solidity_patch import compile_file
     from solidity_patch.backends import SolcJs
 
     sources = {p.name: {"content": p.read_text()} for p in sorted(HERE.glob("*.sol"))}
@@ -52,13 +56,15 @@ def build() -> dict:
             "the opml contracts do not compile:\n" + "\n".join(e["formattedMessage"] for e in errors)
         )
     out: dict = {"compiler": {"name": "solc-js", "version": solc.version, "settings": SETTINGS}}
-    for name in CONTRACTS:
+    for name in CONTRACTS[:2]:
         contract = output["contracts"][f"{name}.sol"][name]
         out[name] = {
             "abi": contract["abi"],
             "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
             "runtime": "0x" + contract["evm"]["deployedBytecode"]["object"],
         }
+    infer = compile_file(INFER_SOURCE, base_path=HERE, evm_version="cancun")["InferOneStep"]
+    out["InferOneStep"] = {k: infer[k] for k in ("abi", "bytecode")} | {"runtime": infer["deployedBytecode"]}
     return out
 
 
