@@ -18,6 +18,9 @@ SUBSYSTEMS: list[tuple[str, str]] = [
     ("nodes.opml.cli", "opml"),
     ("benchmarks.cli", "bench"),
 ]
+# (module, function, group): a command one subsystem adds to another's group (the model package does
+# not import the node, so the node adds `aievm model deploy` here).
+GROUP_COMMANDS: list[tuple[str, str, str]] = [("nodes.cli", "register_model_deploy", "model")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # subsystem not built yet
             raise
         module.register(sub)
+    for module_name, function, group in GROUP_COMMANDS:
+        if group in sub.choices:
+            getattr(importlib.import_module(module_name), function)(_subcommands(sub.choices[group]))
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """The subcommand action of a command group's parser."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _version() -> str:

@@ -7,9 +7,7 @@ import functools
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-TEST_MNEMONIC = "test test test test test test test test test test test junk"
-DEFAULT_ACCOUNT_COUNT = 10
-DEFAULT_BALANCE = 10_000 * 10**18  # 10,000 ETH each, as Anvil
+from nodes.defaults import DEFAULT_ACCOUNT_COUNT, DEFAULT_BALANCE, TEST_MNEMONIC  # noqa: F401 (re-exported)
 
 Account.enable_unaudited_hdwallet_features()
 

@@ -20,36 +20,50 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import eth_abi
-import eth_abi.exceptions
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.db.schema import SchemaV1
-from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound
+from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.rlp.sedes import chain_gaps
-from eth.vm.forks.prague.constants import DEPOSIT_CONTRACT_ADDRESS, DEPOSIT_REQUEST_TYPE
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.prague import PragueVM
 from eth.vm.spoof import SpoofTransaction
-from eth_bloom import BloomFilter
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
 from evm_ext.errors import AievmError
 from evm_ext.vm.forks import INFER_VMS
 from nodes.accounts import DEFAULT_BALANCE, dev_accounts
 from nodes.db import LMDBDatabase
-from nodes.defaults import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK  # noqa: F401 (re-exported)
+from nodes.defaults import (  # noqa: F401 (re-exported)
+    DEFAULT_BLOCK_GAS_LIMIT,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_FORK,
+    GENESIS_BASE_FEE,
+)
+from nodes.errors import ExecutionReverted, error_message, revert_data
+from nodes.pyevm_patches import (
+    account_db_of,
+    carry_sender,
+    check_signature_keeping_sender,
+    clear_read_logs,
+    impersonate,
+    impersonated_sender,
+    mark_validated,
+    node_vm,
+    use_account_db,
+)
 
 log = logging.getLogger("aievm.node")
 
-GENESIS_BASE_FEE = 1_000_000_000
 COINBASE = b"\x00" * 20
 RECENT_BLOCKS = 256
 
 _META_CONFIG = b"aievm:config"  # rlp [chain_id, fork]
 _META_STATE = b"aievm:state"  # rlp [pending_state_root, time_offset]
+_PRESTATE = b"aievm:prestate:"  # + block hash -> the state root the block was built on, if not its parent's
+_SENDER = b"aievm:sender:"  # + tx hash -> the impersonated sender of a mined transaction
 
 
 class ChainConfigError(AievmError):
@@ -60,12 +74,24 @@ class TransactionRejected(AievmError):
     """A transaction that cannot be included (bad nonce, insufficient funds, gas above the block limit)."""
 
 
-class ExecutionReverted(Exception):
-    """A call or gas estimate that reverted or failed; `data` is the revert data (may be empty)."""
+@dataclass(frozen=True)
+class Genesis:
+    """What a new chain starts with: `accounts` funded with `balance` wei each, the first base fee."""
 
-    def __init__(self, message: str, data: bytes) -> None:
-        super().__init__(message)
-        self.data = data
+    accounts: tuple[bytes, ...] = tuple(bytes.fromhex(a.address[2:]) for a in dev_accounts())
+    balance: int = DEFAULT_BALANCE
+    base_fee: int = GENESIS_BASE_FEE
+
+
+@dataclass(frozen=True)
+class AccountOverride:
+    """One account of an eth_call state override set (geth's format); None = unchanged."""
+
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: dict[int, int] | None = None  # replaces the whole storage
+    state_diff: dict[int, int] | None = None  # changes these slots only
 
 
 @dataclass(frozen=True)
@@ -78,148 +104,34 @@ class CallRequest:
     data: bytes = b""
     gas: int | None = None
     gas_price: int = 0
+    overrides: tuple[tuple[bytes, AccountOverride], ...] = ()
 
 
-@dataclass(frozen=True)
-class LogFilter:
-    """eth_getLogs / eth_subscribe("logs") criteria: addresses (empty = any), topics by position."""
-
-    addresses: frozenset[bytes] = frozenset()
-    topics: tuple[frozenset[int] | None, ...] = ()
-
-    def matches(self, address: bytes, topics: Sequence[int]) -> bool:
-        if self.addresses and address not in self.addresses:
-            return False
-        if len(self.topics) > len(topics):
-            return False
-        return all(want is None or topic in want for want, topic in zip(self.topics, topics, strict=False))
-
-    def may_match_bloom(self, bloom: int) -> bool:
-        bf = BloomFilter(bloom)
-        if self.addresses and not any(a in bf for a in self.addresses):
-            return False
-        return all(
-            want is None or any(t.to_bytes(32, "big") in bf for t in want) for want in self.topics
-        )
+def apply_overrides(state: StateAPI, overrides: Iterable[tuple[bytes, AccountOverride]]) -> None:
+    """Apply eth_call state overrides to `state` (the caller reverts them afterwards)."""
+    for address, override in overrides:
+        if override.balance is not None:
+            state.set_balance(address, override.balance)
+        if override.nonce is not None:
+            state.set_nonce(address, override.nonce)
+        if override.code is not None:
+            state.set_code(address, override.code)
+        if override.state is not None:
+            state.delete_storage(address)
+        for slot, value in {**(override.state or {}), **(override.state_diff or {})}.items():
+            state.set_storage(address, slot, value)
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One log with the position it has in the chain."""
-
-    address: bytes
-    topics: tuple[int, ...]
-    data: bytes
-    block_number: int
-    block_hash: bytes
-    transaction_hash: bytes
-    transaction_index: int
-    log_index: int
+STOCK_VMS = {"cancun-noinfer": CancunVM, "prague-noinfer": PragueVM}  # `aievm node --no-infer`
 
 
 def vm_for_fork(fork: str) -> type:
-    """The INFER-enabled VM class of `fork` ("prague" or "cancun")."""
+    """The VM class of `fork`: "prague" or "cancun" (with INFER), or "<fork>-noinfer" (py-evm's own)."""
     try:
-        return INFER_VMS[fork]
+        return {**INFER_VMS, **STOCK_VMS}[fork]
     except KeyError:
-        choices = ", ".join(sorted(INFER_VMS))
+        choices = ", ".join(sorted({**INFER_VMS, **STOCK_VMS}))
         raise ChainConfigError(f"unknown fork {fork!r}; choose one of {choices}") from None
-
-
-_VALIDATED = "_aievm_validated"  # set in a transaction's __dict__ by DevChain.validate_transaction
-
-
-def _node_vm(vm_class: type) -> type:
-    """`vm_class` with the same consensus results and less repeated work per block:
-
-    - its transaction executor does not re-run `transaction.validate()` (field ranges, intrinsic gas
-      and, for legacy transactions, a second signature recovery) on a transaction that
-      DevChain.validate_transaction has already validated; the state checks (nonce, balance, fees)
-      still run. That validation depends on the transaction's fields only, so it cannot have changed;
-    - its AccountDB keeps its account caches from one block to the next (NodeAccountDB);
-    - its state can be built on an existing AccountDB (NodeState.on_account_db);
-    - from Prague, EIP-6110 deposit requests are not scanned for when the bloom rules them out.
-
-    tests/test_node_determinism.py pins block hashes, state roots and receipts computed before these.
-    """
-    state_class = vm_class.get_state_class()
-
-    class NodeTransactionExecutor(state_class.transaction_executor_class):
-        def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
-            if transaction.__dict__.get(_VALIDATED):
-                self.vm_state.validate_transaction(transaction)
-            else:
-                super().validate_transaction(transaction)
-
-    class NodeAccountDB(state_class.account_db_class):
-        """Keeps its account caches across make_state_root and persist instead of dropping them.
-
-        py-evm empties its cache of encoded accounts (address -> RLP, read at the trie root) whenever
-        the root moves, and its cache of decoded accounts at every persist, so every block re-walks and
-        re-decodes the trie for the accounts it touches. The new root is the old one with exactly the
-        diff applied, so the old encoded cache updated with that diff is the cache at the new root; the
-        decoded cache, as it stands after make_state_root has written the storage roots, holds the
-        committed accounts. (py-evm drops it only so that witness read-logs, which the devnet does not
-        produce, see every account.) Other root changes (the `state_root` setter, a journal discard)
-        still empty them.
-        """
-
-        def persist(self):
-            witness = super().persist()
-            for address, account in self._committed_accounts:
-                self._account_cache[address] = account
-            return witness
-
-        def _apply_account_diff_without_proof(self, diff, trie) -> None:
-            super()._apply_account_diff_without_proof(diff, trie)
-            self._applied_diff = diff
-
-        def make_state_root(self) -> bytes:
-            cached = self._trie_cache._cached_values  # reset_cache() swaps in a new LRU, this one stays
-            self._applied_diff = None
-            root = super().make_state_root()
-            diff = self._applied_diff
-            if diff is not None:
-                for key in diff.deleted_keys():
-                    if key in cached:
-                        del cached[key]
-                for key, value in diff.pending_items():
-                    cached[key] = value
-            self._trie_cache._cached_values = cached
-            self._committed_accounts = list(self._account_cache.items())
-            return root
-
-    class NodeState(state_class):
-        @classmethod
-        def on_account_db(cls, db, execution_context, account_db) -> StateAPI:
-            """A state on an existing AccountDB: what __init__ sets, without building a cold AccountDB
-            and re-running set_system_contracts (whose writes, if any, `account_db` already holds:
-            py-evm only rewrites a system contract's code when it is already exactly that code)."""
-            state = cls.__new__(cls)
-            state._db = db
-            state.execution_context = execution_context
-            state._account_db = account_db
-            return state
-
-    node_state = NodeState.configure(
-        __name__=state_class.__name__,
-        transaction_executor_class=NodeTransactionExecutor,
-        account_db_class=NodeAccountDB,
-    )
-    overrides: dict[str, object] = {"__name__": vm_class.__name__, "_state_class": node_state}
-    if hasattr(vm_class, "process_deposit_request_data"):  # Prague and later (EIP-6110)
-
-        def process_deposit_request_data(self, block: BlockAPI) -> None:
-            """py-evm's, which reads the block's receipts back from the database to scan their logs,
-            skipped when the header's bloom shows that no log comes from the deposit contract (a bloom
-            has no false negatives); the request it then appends is the empty one py-evm would."""
-            if DEPOSIT_CONTRACT_ADDRESS in BloomFilter(block.header.bloom):
-                vm_class.process_deposit_request_data(self, block)
-            else:
-                block.block_requests.append(DEPOSIT_REQUEST_TYPE)
-
-        overrides["process_deposit_request_data"] = process_deposit_request_data
-    return vm_class.configure(**overrides)
 
 
 class DevChain:
@@ -232,16 +144,23 @@ class DevChain:
         chain_id: int = DEFAULT_CHAIN_ID,
         fork: str = DEFAULT_FORK,
         block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
+        genesis: Genesis = Genesis(),
     ) -> None:
         self.db = db
         self.block_gas_limit = block_gas_limit
+        self.genesis = genesis
+        self.coinbase = COINBASE
+        self.next_timestamp: int | None = None  # evm_setNextBlockTimestamp
+        self.next_base_fee: int | None = None  # *_setNextBlockBaseFeePerGas
+        self.next_prev_randao: bytes | None = None  # hardhat_setPrevRandao
         stored = db.get(_META_CONFIG)
         if stored is not None:
             stored_id, stored_fork = rlp.decode(stored)
             chain_id, fork = int.from_bytes(stored_id, "big"), stored_fork.decode()
         self.chain_id = chain_id
         self.fork = fork
-        self.vm_class = _node_vm(vm_for_fork(fork))
+        self.base_vm_class = vm_for_fork(fork)
+        self.vm_class = node_vm(self.base_vm_class)
         chain_class = Chain.configure(
             __name__="AievmDevChain", vm_configuration=((0, self.vm_class),), chain_id=chain_id
         )
@@ -269,15 +188,15 @@ class DevChain:
     def _create_genesis(self, chain_class: type[Chain]) -> Chain:
         """Genesis: the dev accounts funded, nothing else; stored with the chain's configuration."""
         genesis_state = {
-            bytes.fromhex(a.address[2:]): {"balance": DEFAULT_BALANCE, "nonce": 0, "code": b"", "storage": {}}
-            for a in dev_accounts()
+            address: {"balance": self.genesis.balance, "nonce": 0, "code": b"", "storage": {}}
+            for address in self.genesis.accounts
         }
         params = {
             "difficulty": 0,
             "gas_limit": self.block_gas_limit,
             "timestamp": int(time.time()),
             "coinbase": COINBASE,
-            "base_fee_per_gas": GENESIS_BASE_FEE,
+            "base_fee_per_gas": self.genesis.base_fee,
         }
         with self.db.atomic_batch():
             chain = chain_class.from_genesis(self.db, params, genesis_state)
@@ -307,7 +226,14 @@ class DevChain:
 
     def block(self, header: BlockHeaderAPI) -> BlockAPI:
         recent = self._recent_blocks.get(header.hash)
-        return recent[0] if recent else self.chain.get_block_by_header(header)
+        if recent:
+            return recent[0]
+        block = self.chain.get_block_by_header(header)
+        for tx in block.transactions:
+            sender = self.db.get(_SENDER + tx.hash)
+            if sender is not None:
+                impersonate(tx, sender)
+        return block
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
         recent = self._recent_blocks.get(header.hash)
@@ -333,18 +259,70 @@ class DevChain:
         cached = self._state_cache
         if cached is not None and cached[0] == header.hash and cached[1] == root:
             return cached[2]
-        exec_header = header.copy(state_root=root, base_fee_per_gas=0)
-        prev_hashes = self.vm_class.get_prev_hashes(header.parent_hash, self.chaindb)
-        state = self.vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
+        state = self._build_state(header, root, self.vm_class)
         self._state_cache = (header.hash, root, state)
         return state
 
-    def call(self, request: CallRequest, header: BlockHeaderAPI) -> ComputationAPI:
-        """Execute without committing; the computation's output, logs and gas are the results."""
-        return self._execute(request, header, request.gas or self.block_gas_limit)
+    def _build_state(self, header: BlockHeaderAPI, root: bytes, vm_class: type) -> StateAPI:
+        exec_header = header.copy(state_root=root, base_fee_per_gas=0)
+        prev_hashes = vm_class.get_prev_hashes(header.parent_hash, self.chaindb)
+        return vm_class.build_state(self.db, exec_header, self.chain_context, prev_hashes)
 
-    def _execute(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> ComputationAPI:
-        state = self.state_at(header)
+    def pending_state(self, queued: Sequence[SignedTransactionAPI]) -> StateAPI:
+        """The state after the queued transactions that still apply, on top of the pending state (the
+        `pending` block tag); the same as `state_at(head)` when nothing is queued."""
+        if not queued:
+            return self.state_at(self.head)
+        state = self._build_state(self.head, self._pending_root, self.vm_class)
+        for tx in queued:
+            try:
+                state.apply_transaction(tx)
+            except ValidationError:
+                continue
+        return state
+
+    def call(
+        self, request: CallRequest, header: BlockHeaderAPI, state: StateAPI | None = None
+    ) -> ComputationAPI:
+        """Execute without committing (on `state`, e.g. the pending one, instead of `header`'s when
+        given); the computation's output, logs and gas are the results."""
+        return self._execute(request, header, request.gas or self.block_gas_limit, state)
+
+    def trace_call(self, request: CallRequest, header: BlockHeaderAPI, vm_class: type) -> ComputationAPI:
+        """`call` on a fresh state of `vm_class` (a tracing VM), never the cached one."""
+        root = self._pending_root if header.hash == self.head.hash else header.state_root
+        state = self._build_state(header, root, vm_class)
+        return self._execute(request, header, request.gas or self.block_gas_limit, state)
+
+    def replay(
+        self, header: BlockHeaderAPI, index: int, vm_class: type, on_target: Callable[[], None]
+    ) -> tuple[ComputationAPI, int]:
+        """Re-execute transaction `index` of block `header` on `vm_class` (a tracing VM) after the
+        block's system calls and earlier transactions, calling `on_target()` just before it; returns
+        its computation and the gas its receipt accounts for. Nothing is committed."""
+        block = self.block(header)
+        parent = self.chaindb.get_block_header_by_hash(header.parent_hash)
+        fields = {"state_root": self.db.get(_PRESTATE + header.hash) or parent.state_root, "gas_used": 0}
+        if getattr(header, "blob_gas_used", None) is not None:
+            fields["blob_gas_used"] = 0
+        work = header.copy(**fields)
+        vm = vm_class(
+            header=work, chaindb=self.chaindb, chain_context=self.chain_context,
+            consensus_context=self.chain.consensus_context,
+        )
+        vm.block_preprocessing(vm.get_block())
+        for tx in block.transactions[:index]:
+            receipt, _ = vm.apply_transaction(work, tx)
+            work = vm.increment_blob_gas_used(vm.add_receipt_to_header(work, receipt), tx)
+        before = work.gas_used
+        on_target()
+        receipt, computation = vm.apply_transaction(work, block.transactions[index])
+        return computation, receipt.gas_used - before
+
+    def _execute(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, state: StateAPI | None = None
+    ) -> ComputationAPI:
+        state = state or self.state_at(header)
         unsigned = self.vm_class.create_unsigned_transaction(
             nonce=state.get_nonce(request.sender),
             gas_price=request.gas_price,
@@ -355,46 +333,54 @@ class DevChain:
         )
         snapshot = state.snapshot()
         try:
+            apply_overrides(state, request.overrides)
             return state.costless_execute_transaction(SpoofTransaction(unsigned, from_=request.sender))
         except ValidationError as exc:
             raise TransactionRejected(str(exc)) from exc
         finally:
             state.revert(snapshot)
-            _clear_read_logs(state._account_db)
+            clear_read_logs(account_db_of(state))
 
-    def estimate_gas(self, request: CallRequest, header: BlockHeaderAPI) -> int:
+    def estimate_gas(
+        self, request: CallRequest, header: BlockHeaderAPI, state: StateAPI | None = None
+    ) -> int:
         """The smallest gas limit that succeeds: one run at the cap, a check of the gas it consumed
         before refunds, and a binary search only if that check fails (63/64 rule, data floor)."""
         cap = request.gas or self.block_gas_limit
-        computation = self._execute(request, header, cap)
+        computation = self._execute(request, header, cap, state)
         if computation.is_error:
             raise ExecutionReverted(error_message(computation), revert_data(computation))
         low = max(cap - computation.get_gas_remaining(), self.data_floor_gas(request.data))
-        if self._succeeds(request, header, low):
+        if self._succeeds(request, header, low, state):
             return low
         high = cap
         while high - low > 1:
             mid = (low + high) // 2
-            if self._succeeds(request, header, mid):
+            if self._succeeds(request, header, mid, state):
                 high = mid
             else:
                 low = mid
         return high
 
-    def _succeeds(self, request: CallRequest, header: BlockHeaderAPI, gas: int) -> bool:
+    def _succeeds(
+        self, request: CallRequest, header: BlockHeaderAPI, gas: int, state: StateAPI | None
+    ) -> bool:
         try:
-            return not self._execute(request, header, gas).is_error
+            return not self._execute(request, header, gas, state).is_error
         except TransactionRejected:
             return False
 
     # Mining
 
-    def validate_transaction(self, tx: SignedTransactionAPI) -> None:
-        """Checks that do not need execution: signature, chain id, block gas limit."""
+    def validate_transaction(self, tx: SignedTransactionAPI, impersonated: bytes | None = None) -> None:
+        """Checks that do not need execution: signature, chain id, block gas limit. `impersonated`:
+        the sender of a transaction signed by a stand-in key (anvil_impersonateAccount)."""
         try:
             tx.validate()
-            if tx.type_id is not None:  # a legacy transaction's validate() checks the signature
-                _check_signature_keeping_sender(tx)
+            if impersonated is not None:
+                impersonate(tx, impersonated)
+            elif tx.type_id is not None:  # a legacy transaction's validate() checks the signature
+                check_signature_keeping_sender(tx)
         except (ValidationError, rlp.DecodingError, ValueError) as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
         chain_id = tx.chain_id
@@ -405,7 +391,7 @@ class DevChain:
         floor = self.data_floor_gas(tx.data)
         if tx.gas < floor:
             raise TransactionRejected(f"intrinsic gas too low: gas {tx.gas} is below the data floor {floor}")
-        tx.__dict__[_VALIDATED] = True
+        mark_validated(tx)
 
     def data_floor_gas(self, data: bytes) -> int:
         """EIP-7623's minimum gas of a transaction with this calldata (0 before Prague).
@@ -430,13 +416,20 @@ class DevChain:
         TransactionRejected and nothing is committed, or, with skip_invalid, is left out of the block.
         """
         parent = self.head
+        if timestamp is None and self.next_timestamp is not None:
+            timestamp = self.next_timestamp
+            self.time_offset = timestamp - int(time.time())  # later blocks go on from there (as Hardhat)
         if timestamp is None:
             timestamp = max(parent.timestamp + 1, int(time.time()) + self.time_offset)
         elif timestamp <= parent.timestamp:
             raise TransactionRejected(f"timestamp {timestamp} is not after the head's {parent.timestamp}")
         header = self.vm_class.create_header_from_parent(
-            parent, timestamp=timestamp, gas_limit=self.block_gas_limit, coinbase=COINBASE
+            parent, timestamp=timestamp, gas_limit=self.block_gas_limit, coinbase=self.coinbase
         ).copy(state_root=self._pending_root)
+        if self.next_base_fee is not None:
+            header = header.copy(base_fee_per_gas=self.next_base_fee)
+        if self.next_prev_randao is not None:
+            header = header.copy(mix_hash=self.next_prev_randao)
         with self.db.atomic_batch():
             vm = self.chain.get_vm(header)
             self._reuse_account_db(vm, header)
@@ -459,11 +452,20 @@ class DevChain:
             block = vm.finalize_block(vm.block_postprocessing(block)).block
             self.chaindb.persist_block(block)
             self.db[_META_STATE] = self._encode_state(block.header.state_root, self.time_offset)
+            if self._pending_root != parent.state_root:
+                self.db[_PRESTATE + block.hash] = self._pending_root
+            for tx in included:
+                sender = impersonated_sender(tx)
+                if sender is not None:
+                    self.db[_SENDER + tx.hash] = sender
+        self.next_timestamp = self.next_base_fee = self.next_prev_randao = None
         for applied, mined in zip(included, block.transactions, strict=True):
-            _carry_sender(applied, mined)
+            carry_sender(applied, mined)
+            if impersonated_sender(applied) is not None:
+                impersonate(mined, applied.sender)
         self.head = block.header
         self._pending_root = block.header.state_root
-        self._warm_account_db = vm.state._account_db
+        self._warm_account_db = account_db_of(vm.state)
         self._remember(block, tuple(receipts))
         for listener in self.listeners:
             listener(block, tuple(receipts))
@@ -488,9 +490,8 @@ class DevChain:
         warm = self._warm_account_db
         if warm is None or warm.state_root != header.state_root:
             return
-        _clear_read_logs(warm)
-        context = vm.create_execution_context(header, vm.previous_hashes, vm.chain_context)
-        vm._state = vm.get_state_class().on_account_db(self.db, context, warm)
+        clear_read_logs(warm)
+        use_account_db(vm, self.db, header, warm)
 
     # Dev-only state changes (evm_*, anvil_*, hardhat_*)
 
@@ -504,6 +505,21 @@ class DevChain:
             self.db[_META_STATE] = self._encode_state(state.state_root, self.time_offset)
         self._pending_root = state.state_root
         self._state_cache = None
+
+    @property
+    def pending_root(self) -> bytes:
+        """The state root the next block is built on (the head's plus any cheats since)."""
+        return self._pending_root
+
+    def load_nodes(self, nodes: dict[bytes, bytes], root: bytes) -> None:
+        """Write trie nodes and code (hash -> bytes) and make `root` the pending state, in one commit."""
+        with self.db.atomic_batch():
+            for key, value in nodes.items():
+                self.db[key] = value
+            self.db[_META_STATE] = self._encode_state(root, self.time_offset)
+        self._pending_root = root
+        self._state_cache = None
+        self._warm_account_db = None
 
     def increase_time(self, seconds: int) -> int:
         self.time_offset += seconds
@@ -524,7 +540,18 @@ class DevChain:
         for later in [s for s in self._snapshots if s >= snapshot_id]:
             del self._snapshots[later]
         head_hash, root, offset = saved
-        target = self.chaindb.get_block_header_by_hash(head_hash)
+        self._rewind(self.chaindb.get_block_header_by_hash(head_hash), root, offset)
+        return True
+
+    def reset(self) -> None:
+        """Back to the genesis block and state (hardhat_reset / anvil_reset without forking)."""
+        self._snapshots.clear()
+        genesis = self.chaindb.get_canonical_block_header_by_number(0)
+        self._rewind(genesis, genesis.state_root, 0)
+        self.next_timestamp = self.next_base_fee = self.next_prev_randao = None
+
+    def _rewind(self, target: BlockHeaderAPI, root: bytes, offset: int) -> None:
+        """Make `target` the head with pending state `root` and time offset `offset`, in one commit."""
         with self.db.atomic_batch() as batch:
             for number in range(target.block_number + 1, self.head.block_number + 1):
                 header = self.chaindb.get_canonical_block_header_by_number(number)
@@ -541,98 +568,12 @@ class DevChain:
         self._warm_account_db = None
         self._recent_blocks.clear()
         self._recent_transactions.clear()
-        return True
-
-    # Logs
-
-    def logs(self, first: int, last: int, log_filter: LogFilter) -> list[LogEntry]:
-        found: list[LogEntry] = []
-        for number in range(max(first, 0), min(last, self.head.block_number) + 1):
-            header = self.chaindb.get_canonical_block_header_by_number(number)
-            if header.bloom and log_filter.may_match_bloom(header.bloom):
-                found.extend(self.block_logs(header, log_filter))
-        return found
-
-    def block_logs(
-        self,
-        header: BlockHeaderAPI,
-        log_filter: LogFilter,
-        block: BlockAPI | None = None,
-        receipts: Iterable[ReceiptAPI] | None = None,
-    ) -> list[LogEntry]:
-        block = block or self.block(header)
-        receipts = self.receipts(header) if receipts is None else receipts
-        found = []
-        log_index = 0
-        for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
-            for log in receipt.logs:
-                if log_filter.matches(log.address, log.topics):
-                    found.append(
-                        LogEntry(
-                            log.address, tuple(log.topics), log.data, header.block_number,
-                            header.hash, tx.hash, tx_index, log_index,
-                        )
-                    )
-                log_index += 1
-        return found
 
     def decode_raw_transaction(self, raw: bytes) -> SignedTransactionAPI:
         try:
             return self._tx_builder.decode(raw)
         except (rlp.DecodingError, ValidationError, ValueError, TypeError, IndexError) as exc:
             raise TransactionRejected(f"cannot decode the raw transaction: {exc}") from exc
-
-
-def _check_signature_keeping_sender(tx: SignedTransactionAPI) -> None:
-    """py-evm's validate_transaction_signature, keeping the public key it recovers as the sender
-    (what the transaction's cached `sender` property would recover again during execution)."""
-    message = tx.get_message_for_signing()
-    try:
-        signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
-        public_key = signature.recover_public_key_from_msg(message)
-    except BadSignature as exc:
-        raise ValidationError(f"Bad Signature: {exc}") from exc
-    if not signature.verify_msg(message, public_key):
-        raise ValidationError("Invalid Signature")
-    tx.__dict__["sender"] = public_key.to_canonical_address()
-
-
-def _carry_sender(applied: SignedTransactionAPI, mined: SignedTransactionAPI) -> None:
-    """Give `mined` (py-evm's copy of `applied` in the block) the sender recovered during execution:
-    `sender` is a cached property of the transaction's fields, and the copy has the same fields."""
-    sender = applied.__dict__.get("sender")
-    if sender is not None:
-        mined.__dict__.setdefault("sender", sender)
-
-
-def _clear_read_logs(account_db) -> None:
-    """Empty py-evm's logs of the database keys an AccountDB has read (kept for block witnesses, which
-    the devnet does not produce). They only grow, and `get_code` copies them on every call."""
-    account_db._raw_store_db._keys_read.clear()
-    account_db._trie_logger._keys_read.clear()
-
-
-def revert_data(computation: ComputationAPI) -> bytes:
-    return bytes(computation.output) if computation.is_error else b""
-
-
-_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-
-
-def error_message(computation: ComputationAPI) -> str:
-    """geth's wording: "execution reverted[: reason]" for REVERT, else the failure kind."""
-    error = computation.error
-    if not isinstance(error, Revert):
-        detail = f": {error}" if str(error) else ""
-        return f"execution failed: {type(error).__name__}{detail}"
-    output = bytes(computation.output)
-    if output[:4] == _ERROR_STRING_SELECTOR:
-        try:
-            (reason,) = eth_abi.decode(["string"], output[4:])
-        except (eth_abi.exceptions.DecodingError, UnicodeDecodeError):
-            return "execution reverted"
-        return f"execution reverted: {reason}"
-    return "execution reverted"
 
 
 def open_chain(data_dir: str | None, **options) -> DevChain:

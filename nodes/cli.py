@@ -5,18 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nodes.defaults import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEFAULT_FORK
+from nodes.defaults import (
+    DEFAULT_ACCOUNT_COUNT,
+    DEFAULT_BALANCE,
+    DEFAULT_BLOCK_GAS_LIMIT,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_FORK,
+    GENESIS_BASE_FEE,
+    TEST_MNEMONIC,
+)
 
 NODE_EXAMPLES = """\
 examples:
   aievm node                                # http://127.0.0.1:8545, data in ./.aievm/chain
   aievm node --in-memory --port 8546        # throwaway chain
   aievm node --data-dir /tmp/chain --block-time 2   # mine queued transactions every 2 s
+  aievm node --in-memory --accounts 3 --balance 100 --mnemonic "word1 ... word12"
+  aievm node --in-memory --no-mining              # queue until evm_mine / anvil_mine
+  aievm node --in-memory --dump-state s.gz        # write the state at exit ...
+  aievm node --in-memory --load-state s.gz        # ... and start from it again
+  aievm node --in-memory --fork cancun --no-infer # stock Cancun: no INFER/MODELINFO, no precompile
   curl -s -X POST -H 'Content-Type: application/json' \\
        -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' http://127.0.0.1:8545
 
-The node prints 10 funded dev accounts (mnemonic "test test ... junk", as Anvil and Hardhat).
-WebSocket clients connect to ws://HOST:PORT (eth_subscribe newHeads / logs).
+The node prints its funded dev accounts (by default 10 of the mnemonic "test test ... junk", as
+Anvil and Hardhat). WebSocket clients connect to ws://HOST:PORT (eth_subscribe newHeads / logs /
+newPendingTransactions). --chain-id, --fork, --no-infer, --accounts, --mnemonic, --balance and
+--block-base-fee-per-gas shape a NEW chain; a data directory keeps the chain it already holds.
 """
 
 DEPLOY_EXAMPLES = """\
@@ -54,9 +69,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     node.add_argument("--fork", choices=("prague", "cancun"), default=DEFAULT_FORK, help="EVM fork (prague)")
     node.add_argument(
+        "--no-infer", action="store_true", help="the stock fork: no INFER/MODELINFO opcodes, no precompile"
+    )
+    mining = node.add_mutually_exclusive_group()
+    mining.add_argument(
         "--block-time", type=float, default=0.0, metavar="S",
         help="mine queued transactions every S seconds instead of one block per transaction",
     )
+    mining.add_argument(
+        "--no-mining", action="store_true", help="no automine and no interval mining: mine with evm_mine"
+    )
+    node.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNT_COUNT, metavar="N",
+                      help="number of dev accounts (10)")
+    node.add_argument(
+        "--mnemonic", default=TEST_MNEMONIC, help='BIP-39 mnemonic of the dev accounts ("test ... junk")'
+    )
+    node.add_argument("--balance", type=int, default=DEFAULT_BALANCE // 10**18, metavar="ETH",
+                      help="genesis balance of each dev account, in ETH (10000)")
+    node.add_argument("--block-base-fee-per-gas", type=int, default=GENESIS_BASE_FEE, metavar="WEI",
+                      help="base fee of the genesis block (1 gwei; 0 for free gas)")
+    node.add_argument("--dump-state", type=Path, metavar="FILE", help="write the state to FILE at exit")
+    node.add_argument("--load-state", type=Path, metavar="FILE",
+                      help="start from a state written by --dump-state or anvil_dumpState")
     node.set_defaults(func=run_node)
 
     demo = subparsers.add_parser(
@@ -74,32 +108,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_node(args: argparse.Namespace) -> int:
     from nodes.accounts import dev_accounts
-    from nodes.chain import open_chain
+    from nodes.chain import ChainConfigError, Genesis, open_chain
+    from nodes.errors import RpcError
     from nodes.runner import serve_forever
+    from nodes.state_dump import dump_state, load_state
 
     if args.block_gas_limit < 21_000:
-        from nodes.chain import ChainConfigError
-
         raise ChainConfigError("--block-gas-limit must be at least 21000")
+    if not 1 <= args.accounts <= 1000 or args.balance < 0 or args.block_base_fee_per_gas < 0:
+        raise ChainConfigError("--accounts must be 1..1000; --balance, --block-base-fee-per-gas at least 0")
+    try:
+        accounts = dev_accounts(args.accounts, args.mnemonic)
+    except Exception as exc:  # eth-account raises ValidationError for a bad mnemonic
+        raise ChainConfigError(f"--mnemonic is not a valid BIP-39 mnemonic: {exc}") from None
+    genesis = Genesis(
+        accounts=tuple(bytes.fromhex(a.address[2:]) for a in accounts),
+        balance=args.balance * 10**18,
+        base_fee=args.block_base_fee_per_gas,
+    )
     chain = open_chain(
         None if args.in_memory else args.data_dir,
         chain_id=args.chain_id,
-        fork=args.fork,
+        fork=f"{args.fork}-noinfer" if args.no_infer else args.fork,
         block_gas_limit=args.block_gas_limit,
+        genesis=genesis,
     )
+    if args.load_state is not None:
+        try:
+            load_state(chain, args.load_state.read_bytes())
+        except OSError as exc:
+            raise ChainConfigError(f"cannot read --load-state {args.load_state}: {exc.strerror}") from None
+        except RpcError as exc:
+            raise ChainConfigError(f"--load-state {args.load_state}: {exc.message}") from None
 
     def ready(url: str) -> None:
         print(f"aievm node listening on {url} (WebSocket: {url.replace('http', 'ws', 1)})")
         storage = "in memory" if args.in_memory else f"LMDB in {args.data_dir}"
         head = chain.head.block_number
         print(f"chain id {chain.chain_id}, fork {chain.fork}, head block {head}, {storage}")
-        print("\nDev accounts (10,000 ETH each at genesis; mnemonic: test test ... junk):")
-        for i, account in enumerate(dev_accounts()):
+        mining = "no mining (evm_mine)" if args.no_mining else (
+            f"a block every {args.block_time} s" if args.block_time > 0 else "one block per transaction")
+        print(f"mining: {mining}")
+        print(f"\nDev accounts ({args.balance} ETH each at genesis of a new chain):")
+        for i, account in enumerate(accounts):
             print(f"  ({i}) {account.address}  private key 0x{account.key.hex().removeprefix('0x')}")
         print("\nCtrl-C to stop.", flush=True)
 
     try:
-        serve_forever(chain, args.host, args.port, args.block_time, ready)
+        serve_forever(chain, args.host, args.port, args.block_time, ready,
+                      automine=not args.no_mining and args.block_time <= 0, accounts=accounts)
+        if args.dump_state is not None:
+            args.dump_state.write_bytes(dump_state(chain))
+            print(f"state written to {args.dump_state}", flush=True)
     finally:
         chain.db.close()
     return 0
@@ -112,7 +172,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register_model_deploy(model_subparsers: argparse._SubParsersAction) -> None:
-    """Add `deploy` to the `aievm model` subcommands (called by evm_ext/model/cli.py)."""
+    """Add `deploy` to the `aievm model` subcommands (called by evm_ext/cli.py)."""
     parser = model_subparsers.add_parser(
         "deploy",
         help="upload a .aiem model into a ModelStore contract on a node",

@@ -14,7 +14,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_utils import to_checksum_address
 
-from nodes.chain import LogEntry
+from nodes.logs import LogEntry
 
 
 def quantity(value: int) -> str:

@@ -14,113 +14,74 @@ from typing import Any
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
 from eth_utils import ValidationError, to_checksum_address
 
 from evm_ext import __version__
 from nodes import encode
 from nodes.accounts import dev_accounts
-from nodes.chain import (
-    CallRequest,
-    DevChain,
+from nodes.chain import DevChain, TransactionRejected
+from nodes.errors import (
+    EXECUTION_REVERTED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    TRANSACTION_REJECTED,
     ExecutionReverted,
-    LogFilter,
-    TransactionRejected,
+    RpcError,
     error_message,
+    error_response,
 )
+from nodes.filters import FilterMethods
+from nodes.logs import LogFilter, block_logs, range_logs
+from nodes.params import (
+    invalid,
+    param,
+    parse_address,
+    parse_bytes,
+    parse_call_request,
+    parse_log_filter,
+    parse_quantity,
+)
+from nodes.rpc_debug import DebugMethods
+from nodes.rpc_dev import DevMethods
+from nodes.signing import SigningMethods
 
 log = logging.getLogger("aievm.node")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-TRANSACTION_REJECTED = -32000  # geth's code for nonce/funds/gas errors
-EXECUTION_REVERTED = 3  # geth/Anvil: eth_call and eth_estimateGas reverts, with the revert data
 MAX_BATCH = 1000
-MAX_LOG_BLOCK_RANGE = 10_000
 DEFAULT_PRIORITY_FEE = 1_000_000_000
-MAX_UINT64 = 1 << 64
-MAX_TIME_INCREASE = 1 << 40  # seconds; keeps block timestamps far below 2**64
+CLIENT_NAME = "anvil-compatible"  # hardhat-network-helpers accept a version starting "anvil" (see docs)
 
 
-class RpcError(Exception):
-    """An error response: JSON-RPC code, message and optional data."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
+_NAMESPACES = ("web3", "net", "eth", "evm", "anvil", "hardhat", "personal", "debug", "txpool")
 
 
-def error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+class RpcHandler(DevMethods, FilterMethods, SigningMethods, DebugMethods):
+    """Dispatches JSON-RPC requests to a DevChain. Not thread-safe (the chain is not).
 
+    `accounts` are the node's own (eth_accounts, eth_sendTransaction, the signing methods); a sender
+    in `impersonated` can send without a key: its transactions are signed by a stand-in key derived
+    from its address (so that two senders never share a transaction hash) and executed as its.
+    """
 
-# Parameter decoding: each raises RpcError(INVALID_PARAMS) with the parameter's name.
-
-
-def _invalid(what: str, value: Any) -> RpcError:
-    return RpcError(INVALID_PARAMS, f"invalid {what}: {str(value)[:80]!r}")
-
-
-def parse_bytes(value: Any, what: str = "data", size: int | None = None) -> bytes:
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
-        raise _invalid(what, value)
-    digits = value[2:]
-    if len(digits) % 2:
-        digits = "0" + digits
-    try:
-        raw = bytes.fromhex(digits)
-    except ValueError:
-        raise _invalid(what, value) from None
-    if size is not None and len(raw) != size:
-        raise _invalid(what, value)
-    return raw
-
-
-def parse_address(value: Any) -> bytes:
-    return parse_bytes(value, "address", 20)
-
-
-def parse_quantity(value: Any, what: str = "quantity") -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")) or len(value) > 66:
-        raise _invalid(what, value)
-    try:
-        return int(value[2:], 16)
-    except ValueError:
-        raise _invalid(what, value) from None
-
-
-def _param(params: list[Any], index: int, default: Any = ...) -> Any:
-    if index < len(params):
-        return params[index]
-    if default is ...:
-        raise RpcError(INVALID_PARAMS, f"missing value for required argument {index}")
-    return default
-
-
-class RpcHandler:
-    """Dispatches JSON-RPC requests to a DevChain. Not thread-safe (the chain is not)."""
-
-    def __init__(self, chain: DevChain, *, automine: bool = True) -> None:
+    def __init__(
+        self, chain: DevChain, *, automine: bool = True, accounts: tuple[LocalAccount, ...] | None = None
+    ) -> None:
         self.chain = chain
         self.automine = automine
         self.pool: list[SignedTransactionAPI] = []
-        self.accounts = {bytes.fromhex(a.address[2:]): a for a in dev_accounts()}
+        self.accounts = {bytes.fromhex(a.address[2:]): a for a in (accounts or dev_accounts())}
+        self.impersonated: set[bytes] = set()
+        self.auto_impersonate = False
+        self.pending_listeners: list[Callable[[bytes], None]] = []
+        FilterMethods.__init__(self)
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             name: getattr(self, name)
             for name in dir(self)
-            if name.split("_", 1)[0] in ("web3", "net", "eth", "evm", "anvil", "hardhat") and "_" in name
+            if name.split("_", 1)[0] in _NAMESPACES and "_" in name
         }
 
     # Entry point
@@ -183,7 +144,7 @@ class RpcHandler:
                     raise RpcError(TRANSACTION_REJECTED, "header not found")
                 return header
             tag = tag.get("blockNumber")
-        if tag in ("latest", "pending", "safe", "finalized", None):
+        if tag in ("latest", "pending", "safe", "finalized", None):  # pending state: _state
             return self.chain.head
         if tag == "earliest":
             number = 0
@@ -195,23 +156,14 @@ class RpcHandler:
         return header
 
     def _state(self, params: list[Any], index: int) -> StateAPI:
-        return self.chain.state_at(self._header(_param(params, index, "latest")))
-
-    def _call_request(self, obj: Any) -> CallRequest:
-        if not isinstance(obj, dict):
-            raise _invalid("transaction object", obj)
-        raw_data = obj.get("input", obj.get("data"))
-        gas_price = obj.get("gasPrice", obj.get("maxFeePerGas"))
-        return CallRequest(
-            sender=parse_address(obj["from"]) if obj.get("from") else b"\x00" * 20,
-            to=parse_address(obj["to"]) if obj.get("to") else CREATE_CONTRACT_ADDRESS,
-            value=parse_quantity(obj.get("value", 0), "value"),
-            data=parse_bytes(raw_data) if raw_data is not None else b"",
-            gas=parse_quantity(obj["gas"], "gas") if obj.get("gas") is not None else None,
-            gas_price=parse_quantity(gas_price, "gasPrice") if gas_price is not None else 0,
-        )
+        tag = param(params, index, "latest")
+        if tag == "pending":
+            return self.chain.pending_state(self.pool)
+        return self.chain.state_at(self._header(tag))
 
     def _next_base_fee(self) -> int:
+        if self.chain.next_base_fee is not None:
+            return self.chain.next_base_fee
         head = self.chain.head
         child = self.chain.vm_class.create_header_from_parent(head, timestamp=head.timestamp + 1)
         return child.base_fee_per_gas
@@ -220,9 +172,11 @@ class RpcHandler:
         nonce = self.chain.state_at(self.chain.head).get_nonce(sender)
         return nonce + sum(1 for tx in self.pool if tx.sender == sender)
 
-    def submit(self, tx: SignedTransactionAPI) -> str:
+    def submit(self, tx: SignedTransactionAPI, impersonated: bytes | None = None) -> str:
         """Validate and include (automine) or queue a signed transaction; returns its hash."""
-        self.chain.validate_transaction(tx)
+        self.chain.validate_transaction(tx, impersonated)
+        for listener in self.pending_listeners:
+            listener(tx.hash)
         if self.automine:
             self.chain.mine([tx])
         else:
@@ -237,7 +191,9 @@ class RpcHandler:
     # web3 / net
 
     def web3_clientVersion(self, params: list[Any]) -> str:
-        return f"aievm/{__version__}/{self.chain.fork}"
+        """"anvil-compatible/aievm/v<version>/<fork>": the node names itself and the RPC dialect it
+        speaks; hardhat-network-helpers run against a version that starts with "anvil"."""
+        return f"{CLIENT_NAME}/aievm/v{__version__}/{self.chain.fork}"
 
     def net_version(self, params: list[Any]) -> str:
         return str(self.chain.chain_id)
@@ -255,37 +211,49 @@ class RpcHandler:
         return encode.quantity(self.chain.head.block_number)
 
     def eth_accounts(self, params: list[Any]) -> list[str]:
-        return [a.address for a in dev_accounts()]
+        return [a.address for a in self.accounts.values()]
+
+    def eth_coinbase(self, params: list[Any]) -> str:
+        return encode.address(self.chain.coinbase)
+
+    def eth_mining(self, params: list[Any]) -> bool:
+        return self.automine
 
     # State
 
     def eth_getBalance(self, params: list[Any]) -> str:
-        return encode.quantity(self._state(params, 1).get_balance(parse_address(_param(params, 0))))
+        return encode.quantity(self._state(params, 1).get_balance(parse_address(param(params, 0))))
 
     def eth_getTransactionCount(self, params: list[Any]) -> str:
-        sender = parse_address(_param(params, 0))
-        if _param(params, 1, "latest") == "pending":
+        sender = parse_address(param(params, 0))
+        if param(params, 1, "latest") == "pending":
             return encode.quantity(self._pending_nonce(sender))
         return encode.quantity(self._state(params, 1).get_nonce(sender))
 
     def eth_getCode(self, params: list[Any]) -> str:
-        return encode.data(self._state(params, 1).get_code(parse_address(_param(params, 0))))
+        return encode.data(self._state(params, 1).get_code(parse_address(param(params, 0))))
 
     def eth_getStorageAt(self, params: list[Any]) -> str:
-        slot = parse_quantity(_param(params, 1), "storage slot")
-        value = self._state(params, 2).get_storage(parse_address(_param(params, 0)), slot)
+        slot = parse_quantity(param(params, 1), "storage slot")
+        value = self._state(params, 2).get_storage(parse_address(param(params, 0)), slot)
         return encode.topic(value)
 
+    def _call_state(self, tag: Any) -> StateAPI | None:
+        """The pending state for the `pending` tag while transactions are queued, else None."""
+        return self.chain.pending_state(self.pool) if tag == "pending" and self.pool else None
+
     def eth_call(self, params: list[Any]) -> str:
-        request = self._call_request(_param(params, 0))
-        computation = self.chain.call(request, self._header(_param(params, 1, "latest")))
+        request = parse_call_request(param(params, 0), param(params, 2, None))
+        tag = param(params, 1, "latest")
+        computation = self.chain.call(request, self._header(tag), self._call_state(tag))
         if computation.is_error:
             raise ExecutionReverted(error_message(computation), bytes(computation.output))
         return encode.data(computation.output)
 
     def eth_estimateGas(self, params: list[Any]) -> str:
-        request = self._call_request(_param(params, 0))
-        return encode.quantity(self.chain.estimate_gas(request, self._header(_param(params, 1, "latest"))))
+        request = parse_call_request(param(params, 0), param(params, 2, None))
+        tag = param(params, 1, "latest")
+        return encode.quantity(self.chain.estimate_gas(request, self._header(tag), self._call_state(tag)))
 
     # Fees
 
@@ -296,13 +264,13 @@ class RpcHandler:
         return encode.quantity(DEFAULT_PRIORITY_FEE)
 
     def eth_feeHistory(self, params: list[Any]) -> dict[str, Any]:
-        count = min(parse_quantity(_param(params, 0), "block count"), 1024)
-        newest = self._header(_param(params, 1, "latest")).block_number
-        percentiles = _param(params, 2, None) or []
+        count = min(parse_quantity(param(params, 0), "block count"), 1024)
+        newest = self._header(param(params, 1, "latest")).block_number
+        percentiles = param(params, 2, None) or []
         if not isinstance(percentiles, list) or not all(
             isinstance(p, int | float) and 0 <= p <= 100 for p in percentiles
         ):
-            raise _invalid("reward percentiles", percentiles)
+            raise invalid("reward percentiles", percentiles)
         oldest = max(newest - count + 1, 0)
         base_fees, ratios, rewards = [], [], []
         for number in range(oldest, newest + 1):
@@ -334,14 +302,22 @@ class RpcHandler:
     # Transactions
 
     def eth_sendRawTransaction(self, params: list[Any]) -> str:
-        return self.submit(self.chain.decode_raw_transaction(parse_bytes(_param(params, 0))))
+        return self.submit(self.chain.decode_raw_transaction(parse_bytes(param(params, 0))))
 
     def eth_sendTransaction(self, params: list[Any]) -> str:
-        obj = _param(params, 0)
-        request = self._call_request(obj)
+        obj = param(params, 0)
+        request = parse_call_request(obj)
         account = self.accounts.get(request.sender)
+        impersonated = None
+        if account is None and (self.auto_impersonate or request.sender in self.impersonated):
+            impersonated = request.sender
+            account = Account.from_key(keccak(b"aievm impersonation stand-in key" + request.sender))
         if account is None:
-            raise RpcError(TRANSACTION_REJECTED, f"unknown account {to_checksum_address(request.sender)}")
+            raise RpcError(
+                TRANSACTION_REJECTED,
+                f"unknown account {to_checksum_address(request.sender)}: not one of eth_accounts; "
+                "impersonate it first (anvil_impersonateAccount) or send a signed transaction",
+            )
         fields: dict[str, Any] = {
             "chainId": self.chain.chain_id,
             "nonce": parse_quantity(obj["nonce"]) if "nonce" in obj else self._pending_nonce(request.sender),
@@ -361,10 +337,10 @@ class RpcHandler:
                 parse_quantity(max_fee) if max_fee is not None else 2 * self._next_base_fee() + priority
             )
         raw = Account.sign_transaction(fields, account.key).raw_transaction
-        return self.submit(self.chain.decode_raw_transaction(raw))
+        return self.submit(self.chain.decode_raw_transaction(raw), impersonated)
 
     def eth_getTransactionByHash(self, params: list[Any]) -> dict[str, Any] | None:
-        tx_hash = parse_bytes(_param(params, 0), "transaction hash", 32)
+        tx_hash = parse_bytes(param(params, 0), "transaction hash", 32)
         location = self.chain.transaction_location(tx_hash)
         if location is None:
             pending = [tx for tx in self.pool if tx.hash == tx_hash]
@@ -373,13 +349,13 @@ class RpcHandler:
         return encode.transaction_json(self.chain.block(header).transactions[index], header, index)
 
     def eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
-        location = self.chain.transaction_location(parse_bytes(_param(params, 0), "transaction hash", 32))
+        location = self.chain.transaction_location(parse_bytes(param(params, 0), "transaction hash", 32))
         if location is None:
             return None
         header, index = location
         block = self.chain.block(header)
         receipts = self.chain.receipts(header)
-        logs = self.chain.block_logs(header, LogFilter(), block, receipts)
+        logs = block_logs(self.chain, header, LogFilter(), block, receipts)
         return encode.receipt_json(block, receipts, index, logs)
 
     # Blocks
@@ -388,130 +364,102 @@ class RpcHandler:
         if header is None:
             return None
         if not isinstance(full, bool):
-            raise _invalid("full transactions flag", full)
+            raise invalid("full transactions flag", full)
         return encode.block_json(self.chain.block(header), full)
 
     def eth_getBlockByNumber(self, params: list[Any]) -> dict[str, Any] | None:
-        tag = _param(params, 0)
+        tag = param(params, 0)
+        if tag == "pending":
+            return self._pending_block_json(param(params, 1, False))
         try:
             header = self._header(tag)
         except RpcError as exc:
             if exc.code != TRANSACTION_REJECTED:
                 raise
             header = None
-        return self._block_json(header, _param(params, 1, False))
+        return self._block_json(header, param(params, 1, False))
 
     def eth_getBlockByHash(self, params: list[Any]) -> dict[str, Any] | None:
-        header = self.chain.header_by_hash(parse_bytes(_param(params, 0), "block hash", 32))
-        return self._block_json(header, _param(params, 1, False))
+        header = self.chain.header_by_hash(parse_bytes(param(params, 0), "block hash", 32))
+        return self._block_json(header, param(params, 1, False))
+
+    def _pending_block_json(self, full: Any) -> dict[str, Any]:
+        """The block the queued transactions would go into (as geth: no hash, nonce or miner yet)."""
+        if not isinstance(full, bool):
+            raise invalid("full transactions flag", full)
+        head = self.chain.head
+        block = encode.block_json(self.chain.block(head), False)
+        block.update({
+            "number": encode.quantity(head.block_number + 1),
+            "parentHash": encode.data(head.hash),
+            "hash": None, "nonce": None, "miner": None,
+            "baseFeePerGas": encode.quantity(self._next_base_fee()),
+            "gasUsed": "0x0",
+            "timestamp": encode.quantity(max(head.timestamp + 1, self.chain.next_timestamp or 0)),
+            "transactions": [
+                encode.transaction_json(tx, None, None) if full else encode.data(tx.hash) for tx in self.pool
+            ],
+        })
+        return block
+
+    def _block_by(self, params: list[Any]) -> BlockHeaderAPI | None:
+        """The header a ByHash/ByNumber getter names (None if there is none)."""
+        key = param(params, 0)
+        if isinstance(key, str) and len(key) == 66:
+            return self.chain.header_by_hash(parse_bytes(key, "block hash", 32))
+        try:
+            return self._header(key)
+        except RpcError as exc:
+            if exc.code != TRANSACTION_REJECTED:
+                raise
+            return None
+
+    def eth_getBlockTransactionCountByHash(self, params: list[Any]) -> str | None:
+        header = self._block_by(params)
+        return None if header is None else encode.quantity(len(self.chain.block(header).transactions))
+
+    def eth_getTransactionByBlockHashAndIndex(self, params: list[Any]) -> dict[str, Any] | None:
+        header = self._block_by(params)
+        index = parse_quantity(param(params, 1), "transaction index")
+        if header is None:
+            return None
+        transactions = self.chain.block(header).transactions
+        if index >= len(transactions):
+            return None
+        return encode.transaction_json(transactions[index], header, index)
+
+    def eth_getUncleCountByBlockHash(self, params: list[Any]) -> str | None:
+        return None if self._block_by(params) is None else "0x0"
+
+    def eth_getUncleByBlockHashAndIndex(self, params: list[Any]) -> None:
+        parse_quantity(param(params, 1), "uncle index")
+        return None
+
+    def eth_getBlockReceipts(self, params: list[Any]) -> list[dict[str, Any]] | None:
+        header = self._block_by(params)
+        if header is None:
+            return None
+        block, receipts = self.chain.block(header), self.chain.receipts(header)
+        logs = block_logs(self.chain, header, LogFilter(), block, receipts)
+        return [encode.receipt_json(block, receipts, i, logs) for i in range(len(receipts))]
+
+    eth_getBlockTransactionCountByNumber = eth_getBlockTransactionCountByHash
+    eth_getTransactionByBlockNumberAndIndex = eth_getTransactionByBlockHashAndIndex
+    eth_getUncleCountByBlockNumber = eth_getUncleCountByBlockHash
+    eth_getUncleByBlockNumberAndIndex = eth_getUncleByBlockHashAndIndex
 
     # Logs
 
     def eth_getLogs(self, params: list[Any]) -> list[dict[str, Any]]:
-        criteria = _param(params, 0)
+        criteria = param(params, 0)
         if not isinstance(criteria, dict):
-            raise _invalid("filter", criteria)
+            raise invalid("filter", criteria)
         log_filter = parse_log_filter(criteria)
         if "blockHash" in criteria:
             header = self.chain.header_by_hash(parse_bytes(criteria["blockHash"], "block hash", 32))
             if header is None:
                 raise RpcError(TRANSACTION_REJECTED, "unknown block")
-            return [encode.log_json(e) for e in self.chain.block_logs(header, log_filter)]
+            return [encode.log_json(e) for e in block_logs(self.chain, header, log_filter)]
         first = self._header(criteria.get("fromBlock", "latest")).block_number
         last = self._header(criteria.get("toBlock", "latest")).block_number
-        if last - first >= MAX_LOG_BLOCK_RANGE:
-            raise RpcError(INVALID_PARAMS, f"block range larger than {MAX_LOG_BLOCK_RANGE}")
-        return [encode.log_json(e) for e in self.chain.logs(first, last, log_filter)]
-
-    # Dev methods
-
-    def evm_mine(self, params: list[Any]) -> str:
-        arg = _param(params, 0, None)
-        if isinstance(arg, dict):
-            arg = arg.get("timestamp")
-        timestamp = parse_quantity(arg, "timestamp") if arg is not None else None
-        if timestamp is not None and timestamp >= MAX_UINT64:
-            raise _invalid("timestamp", arg)
-        if self.pool:
-            self.mine_pool()
-        else:
-            self.chain.mine([], timestamp)
-        return "0x0"
-
-    def evm_snapshot(self, params: list[Any]) -> str:
-        return encode.quantity(self.chain.snapshot())
-
-    def evm_revert(self, params: list[Any]) -> bool:
-        self.pool.clear()
-        return self.chain.revert(parse_quantity(_param(params, 0), "snapshot id"))
-
-    def evm_increaseTime(self, params: list[Any]) -> str:
-        seconds = parse_quantity(_param(params, 0), "seconds")
-        if seconds >= MAX_TIME_INCREASE:
-            raise _invalid("seconds", seconds)
-        return encode.quantity(self.chain.increase_time(seconds))
-
-    def evm_setAutomine(self, params: list[Any]) -> bool:
-        enabled = _param(params, 0)
-        if not isinstance(enabled, bool):
-            raise _invalid("automine flag", enabled)
-        self.automine = enabled
-        return True
-
-    def anvil_setBalance(self, params: list[Any]) -> bool:
-        target = parse_address(_param(params, 0))
-        balance = parse_quantity(_param(params, 1), "balance")
-        self.chain.modify_state(lambda state: state.set_balance(target, balance))
-        return True
-
-    def anvil_setCode(self, params: list[Any]) -> bool:
-        target = parse_address(_param(params, 0))
-        code = parse_bytes(_param(params, 1), "code")
-        self.chain.modify_state(lambda state: state.set_code(target, code))
-        return True
-
-    def anvil_setStorageAt(self, params: list[Any]) -> bool:
-        target = parse_address(_param(params, 0))
-        slot = parse_quantity(_param(params, 1), "storage slot")
-        value = int.from_bytes(parse_bytes(_param(params, 2), "storage value", 32), "big")
-        self.chain.modify_state(lambda state: state.set_storage(target, slot, value))
-        return True
-
-    def anvil_setNonce(self, params: list[Any]) -> bool:
-        target = parse_address(_param(params, 0))
-        nonce = parse_quantity(_param(params, 1), "nonce")
-        if nonce >= MAX_UINT64:
-            raise _invalid("nonce", nonce)
-        self.chain.modify_state(lambda state: state.set_nonce(target, nonce))
-        return True
-
-    hardhat_setBalance = anvil_setBalance
-    hardhat_setCode = anvil_setCode
-    hardhat_setStorageAt = anvil_setStorageAt
-    hardhat_setNonce = anvil_setNonce
-    anvil_mine = evm_mine
-    hardhat_mine = evm_mine
-
-
-def parse_log_filter(criteria: dict[str, Any]) -> LogFilter:
-    """{address, topics} of eth_getLogs / eth_subscribe("logs") -> LogFilter."""
-    addresses = criteria.get("address")
-    if addresses is None:
-        address_set: frozenset[bytes] = frozenset()
-    elif isinstance(addresses, list):
-        address_set = frozenset(parse_address(a) for a in addresses)
-    else:
-        address_set = frozenset([parse_address(addresses)])
-    topics = criteria.get("topics") or []
-    if not isinstance(topics, list) or len(topics) > 4:
-        raise _invalid("topics", topics)
-    parsed: list[frozenset[int] | None] = []
-    for position in topics:
-        if position is None:
-            parsed.append(None)
-        elif isinstance(position, list):  # any of these; an empty list matches anything (as geth)
-            values = frozenset(int.from_bytes(parse_bytes(t, "topic", 32), "big") for t in position)
-            parsed.append(values or None)
-        else:
-            parsed.append(frozenset([int.from_bytes(parse_bytes(position, "topic", 32), "big")]))
-    return LogFilter(address_set, tuple(parsed))
+        return [encode.log_json(e) for e in range_logs(self.chain, first, last, log_filter)]

@@ -7,6 +7,7 @@ import signal
 import threading
 
 from aiohttp import web
+from eth_account.signers.local import LocalAccount
 
 from nodes.chain import DevChain
 from nodes.rpc import RpcHandler
@@ -56,9 +57,13 @@ class BackgroundNode:
         self.stop()
 
 
-def serve_forever(chain: DevChain, host: str, port: int, block_time: float, on_ready) -> None:
+def serve_forever(
+    chain: DevChain, host: str, port: int, block_time: float, on_ready, *, automine: bool = True,
+    accounts: tuple[LocalAccount, ...] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM, calling on_ready(url) once listening."""
-    server = NodeServer(RpcHandler(chain, automine=block_time <= 0), block_time=block_time)
+    handler = RpcHandler(chain, automine=automine and block_time <= 0, accounts=accounts)
+    server = NodeServer(handler, block_time=block_time)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -1,8 +1,8 @@
 """The HTTP + WebSocket JSON-RPC server (aiohttp) in front of an RpcHandler.
 
 One path serves both: POST is JSON-RPC over HTTP (single or batch), a WebSocket upgrade is JSON-RPC
-over WebSocket with eth_subscribe("newHeads" | "logs") notifications. The chain runs on the event
-loop thread: requests are executed one at a time, in arrival order.
+over WebSocket with eth_subscribe("newHeads" | "logs" | "newPendingTransactions") notifications. The
+chain runs on the event loop thread: requests are executed one at a time, in arrival order.
 """
 
 from __future__ import annotations
@@ -19,16 +19,9 @@ from aiohttp import WSMsgType, web
 from eth.abc import BlockAPI, ReceiptAPI
 
 from nodes import encode
-from nodes.chain import LogFilter
-from nodes.rpc import (
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    PARSE_ERROR,
-    RpcError,
-    RpcHandler,
-    error_response,
-    parse_log_filter,
-)
+from nodes.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, error_response
+from nodes.logs import LogFilter, block_logs
+from nodes.rpc import RpcHandler, parse_log_filter
 
 log = logging.getLogger("aievm.node")
 
@@ -70,6 +63,7 @@ class _Subscriptions:
     def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
         self.send = send
         self.heads: set[str] = set()
+        self.pending: set[str] = set()
         self.logs: dict[str, LogFilter] = {}
 
     def subscribe(self, params: list[Any]) -> str:
@@ -77,19 +71,24 @@ class _Subscriptions:
         sub_id = hex(next(self._ids) + (1 << 64))
         if kind == "newHeads":
             self.heads.add(sub_id)
+        elif kind == "newPendingTransactions":
+            self.pending.add(sub_id)
         elif kind == "logs":
             criteria = params[1] if len(params) > 1 else {}
             if not isinstance(criteria, dict):
                 raise RpcError(INVALID_PARAMS, "logs subscription needs a filter object")
             self.logs[sub_id] = parse_log_filter(criteria)
         else:
-            raise RpcError(INVALID_PARAMS, f"unsupported subscription {kind!r} (newHeads, logs)")
+            raise RpcError(
+                INVALID_PARAMS, f"unsupported subscription {kind!r} (newHeads, logs, newPendingTransactions)"
+            )
         return sub_id
 
     def unsubscribe(self, params: list[Any]) -> bool:
         sub_id = params[0] if params else None
-        found = sub_id in self.heads or sub_id in self.logs
+        found = sub_id in self.heads or sub_id in self.logs or sub_id in self.pending
         self.heads.discard(sub_id)
+        self.pending.discard(sub_id)
         self.logs.pop(sub_id, None)
         return found
 
@@ -101,7 +100,7 @@ class _Subscriptions:
             head = encode.header_json(block.header)
             out += [_notification(s, head) for s in sorted(self.heads)]
         for sub_id, log_filter in self.logs.items():
-            entries = handler.chain.block_logs(block.header, log_filter, block, receipts)
+            entries = block_logs(handler.chain, block.header, log_filter, block, receipts)
             out += [_notification(sub_id, encode.log_json(e)) for e in entries]
         return out
 
@@ -131,6 +130,7 @@ class NodeServer:
         self.app.on_startup.append(self._start_tasks)
         self.app.on_cleanup.append(self._stop_tasks)
         handler.chain.listeners.append(self._on_block)
+        handler.pending_listeners.append(self._on_pending)
         self._tasks: list[asyncio.Task] = []
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
@@ -188,6 +188,12 @@ class NodeServer:
     def _on_block(self, block: BlockAPI, receipts: tuple[ReceiptAPI, ...]) -> None:
         for subscriptions in list(self.connections):
             for text in subscriptions.notifications(self.handler, block, receipts):
+                asyncio.ensure_future(_send_quietly(subscriptions.send, text))
+
+    def _on_pending(self, tx_hash: bytes) -> None:
+        for subscriptions in list(self.connections):
+            for sub_id in sorted(subscriptions.pending):
+                text = _notification(sub_id, encode.data(tx_hash))
                 asyncio.ensure_future(_send_quietly(subscriptions.send, text))
 
     async def _start_tasks(self, app: web.Application) -> None:

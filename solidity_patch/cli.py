@@ -14,6 +14,10 @@ examples:
   aievm compile AIContract.sol --solc /usr/bin/solc     # native solc instead of solc-js
   aievm compile Lib.sol --include-path lib --no-cache   # imports also searched under lib/
 
+Imports resolve like Hardhat and Foundry: "./x.sol" relative to the importer, "@scope/pkg/x.sol"
+in the node_modules directories above FILE, and the remappings of the nearest remappings.txt above
+FILE (Foundry format: [context:]prefix=target).
+
 Solidity may call, with no import and no inline assembly:
   infer(address model, bytes memory input, bytes memory output) returns (bool)
   modelinfo(address model) returns (uint256 inputSize, uint256 outputSize)

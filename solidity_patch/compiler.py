@@ -18,7 +18,14 @@ from typing import Any
 from solidity_patch import cache
 from solidity_patch.backends import Backend, get_backend
 from solidity_patch.errors import CompileError, CompilerError
-from solidity_patch.sources import BUILTINS_UNIT, collect_sources, read_text, with_builtins
+from solidity_patch.sources import (
+    BUILTINS_UNIT,
+    collect_sources,
+    node_modules_dirs,
+    read_remappings,
+    read_text,
+    with_builtins,
+)
 from solidity_patch.yul_patch import patch_ir
 
 # Bump when a change here changes the produced artifacts (invalidates the compile cache).
@@ -60,15 +67,24 @@ def compile_source(
     include_paths: tuple[str | Path, ...] = (),
     use_cache: bool = True,
 ) -> Compilation:
-    """Compile `source` (named `filename`); imports resolve under `base_path` (default: cwd).
+    """Compile `source` (named `filename`); imports resolve under `base_path` (default: cwd), then
+    `include_paths`, then the `node_modules` directories above the source, with the remappings of
+    the nearest `remappings.txt` above it (see solidity_patch.sources).
 
     `solc`: None for solc-js, a path to a native solc binary, or a Backend. Raises CompileError with
     solc's diagnostics if the source does not compile.
     """
     backend = get_backend(solc)
     base = Path(base_path) if base_path is not None else Path.cwd()
-    sources = with_builtins(collect_sources(filename, source, base, tuple(Path(p) for p in include_paths)))
-    settings = {"evmVersion": evm_version, "optimizer": {"enabled": optimize, "runs": runs}, "viaIR": True}
+    source_dir = (base / filename).parent.resolve()
+    remappings = read_remappings(source_dir, base)
+    search = (*(Path(p) for p in include_paths), *node_modules_dirs(source_dir))
+    sources = with_builtins(collect_sources(filename, source, base, search, remappings))
+    settings: dict[str, Any] = {
+        "evmVersion": evm_version, "optimizer": {"enabled": optimize, "runs": runs}, "viaIR": True
+    }
+    if remappings:
+        settings["remappings"] = [str(r) for r in remappings]
     key = cache.cache_key(
         {
             "pipeline": PIPELINE_VERSION,
@@ -118,7 +134,7 @@ def _compile(
     )
     warnings = _check(output)
     builtin_ids = _builtin_ids(output)
-    yul_settings = {k: v for k, v in settings.items() if k != "viaIR"}
+    yul_settings = {k: v for k, v in settings.items() if k not in ("viaIR", "remappings")}
     artifacts: dict[str, Artifact] = {}
     names = [(unit, name) for unit, contracts in output.get("contracts", {}).items() for name in contracts]
     for unit, name in names:

@@ -1,10 +1,13 @@
 """Collect a compilation's source units (following imports) and make the builtins visible in them.
 
 Source unit names follow solc's rules: an import path starting with `./` or `../` is relative to the
-importing unit's directory, any other path is a unit name itself. Unit names map to files under the
-base path (then each include path); names under `aievm/` are this package's Solidity files
-(`aievm/AI.sol`, `aievm/builtins.sol`). An import that resolves to no file is left to solc, which
-reports it with its usual "Source not found" error at the import statement.
+importing unit's directory, any other path is a unit name itself, after Foundry-style remappings
+(`remappings.txt`, `[context:]prefix=target`, the longest matching context then prefix wins; solc is
+given the same remappings so both agree on every unit name). Unit names map to files under the base
+path, then each include path, then each `node_modules` directory found walking up from the main
+source's directory (as Hardhat and Foundry resolve `@openzeppelin/...`); names under `aievm/` are this
+package's Solidity files (`aievm/AI.sol`, `aievm/builtins.sol`). An import that resolves to no file is
+left to solc, which reports it with its usual "Source not found" error at the import statement.
 
 The builtins are made visible by appending one import line after a unit's last line, so the line and
 column of everything the user wrote stay the same in diagnostics.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from solidity_patch.errors import CompilerError
@@ -37,10 +41,66 @@ def import_paths(source: str) -> list[str]:
     return _IMPORT.findall(strip_comments(source))
 
 
-def resolve_unit_name(importer: str, path: str) -> str:
+@dataclass(frozen=True)
+class Remapping:
+    """One solc remapping: in units whose name starts with `context`, `prefix...` means `target...`."""
+
+    context: str
+    prefix: str
+    target: str
+
+    def __str__(self) -> str:
+        mapping = f"{self.prefix}={self.target}"
+        return f"{self.context}:{mapping}" if self.context else mapping
+
+
+REMAPPINGS_FILE = "remappings.txt"
+
+
+def read_remappings(source_dir: Path, base_path: Path) -> tuple[Remapping, ...]:
+    """The remappings of the first `remappings.txt` found walking up from `source_dir` (Foundry's
+    format: one `[context:]prefix=target` a line, `#` comments); targets are made relative to
+    `base_path`, since solc applies them to unit names. CompilerError names a malformed line."""
+    for directory in (source_dir, *source_dir.parents):
+        file = directory / REMAPPINGS_FILE
+        if file.is_file():
+            break
+    else:
+        return ()
+    remappings = []
+    for number, line in enumerate(read_text(file).splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        head, sep, target = line.partition("=")
+        context, _, prefix = head.rpartition(":")
+        if not sep or not prefix or not target:
+            raise CompilerError(f"{file}:{number}: expected [context:]prefix=target, got {line!r}")
+        target_path = (directory / target).resolve()
+        try:
+            relative = target_path.relative_to(base_path.resolve()).as_posix()
+        except ValueError:
+            relative = target_path.as_posix()
+        if target.endswith("/") and not relative.endswith("/"):
+            relative += "/"
+        remappings.append(Remapping(context, prefix, relative))
+    return tuple(remappings)
+
+
+def node_modules_dirs(source_dir: Path) -> tuple[Path, ...]:
+    """Every `node_modules` directory in `source_dir` and its ancestors, nearest first."""
+    candidates = (d / "node_modules" for d in (source_dir, *source_dir.parents))
+    return tuple(d for d in candidates if d.is_dir())
+
+
+def resolve_unit_name(importer: str, path: str, remappings: tuple[Remapping, ...] = ()) -> str:
     """The source unit name that `import "path"` in unit `importer` refers to (solc's rules)."""
     if path.startswith(("./", "../")):
         return posixpath.normpath(posixpath.join(posixpath.dirname(importer), path))
+    matching = [r for r in remappings if importer.startswith(r.context) and path.startswith(r.prefix)]
+    if matching:
+        best = max(matching, key=lambda r: (len(r.context), len(r.prefix)))
+        return best.target + path[len(best.prefix) :]
     return path
 
 
@@ -70,7 +130,11 @@ def read_text(path: Path) -> str:
 
 
 def collect_sources(
-    main_name: str, main_source: str, base_path: Path, include_paths: tuple[Path, ...] = ()
+    main_name: str,
+    main_source: str,
+    base_path: Path,
+    include_paths: tuple[Path, ...] = (),
+    remappings: tuple[Remapping, ...] = (),
 ) -> dict[str, str]:
     """All units reachable from the main unit through imports: unit name -> content."""
     sources = {main_name: main_source}
@@ -78,7 +142,7 @@ def collect_sources(
     while pending:
         importer = pending.pop()
         for path in import_paths(sources[importer]):
-            name = resolve_unit_name(importer, path)
+            name = resolve_unit_name(importer, path, remappings)
             if name in sources:
                 continue
             content = read_unit(name, base_path, include_paths)

@@ -56,6 +56,15 @@ def counter_artifact() -> dict:
     return compile_source(COUNTER_SOURCE, "Counter.sol")["Counter"]
 
 
+def deploy_counter(w3):
+    """Deploy Counter from the first dev account; returns the web3 contract."""
+    art = counter_artifact()
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    tx_hash = factory.constructor().transact({"from": w3.eth.accounts[0]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    return w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+
+
 def rpc(url: str, method: str, params: list | None = None, session: requests.Session | None = None) -> dict:
     """One JSON-RPC call; returns the whole response object (result or error)."""
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}

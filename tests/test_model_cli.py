@@ -104,3 +104,30 @@ def test_run_one_sample(aiem, tmp_path, capsys):
     raws = [w for w in capsys.readouterr().out.split() if w.startswith("0x")]
     model = load_model(aiem)
     assert raws == [f"0x{model.run_bytes(model.encode_input(sample)).hex()}"]
+
+
+def test_model_package_does_not_import_the_node_and_deploy_is_still_registered():
+    code = (
+        "import sys, argparse\n"
+        "import evm_ext.model.cli, evm_ext.model.convert, evm_ext.model.convert.report\n"
+        "assert not any(m == 'nodes' or m.startswith('nodes.') for m in sys.modules), 'model imports nodes'\n"
+        "from evm_ext.cli import build_parser\n"
+        "model = build_parser()._subparsers._group_actions[0].choices['model']\n"
+        "subs = next(a for a in model._actions if isinstance(a, argparse._SubParsersAction))\n"
+        "print(sorted(subs.choices))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['convert', 'decode', 'deploy', 'encode', 'inspect', 'run']"
+
+
+def test_convert_help_documents_batch_and_report():
+    out = subprocess.run(
+        [sys.executable, "-m", "evm_ext.cli", "model", "convert", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--report" in out and "symbolic or fixed (1 or N)" in out

@@ -27,6 +27,11 @@ def converted(name: str) -> Model:
     return convert(ONNX[name], calib)
 
 
+@pytest.mark.parametrize("name", ONNX)
+def test_fresh_conversion_reproduces_the_committed_aiem_bytes(name):
+    assert converted(name).encode() == ONNX[name].with_suffix(".aiem").read_bytes()
+
+
 def _mnist_test(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     images = np.load(ROOT / "models/data/mnist_test_images.npy").astype(np.float32) / 255.0
     labels = np.load(ROOT / "models/data/mnist_test_labels.npy")

@@ -13,7 +13,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from nodes.accounts import dev_accounts
 from nodes.chain import open_chain
 from nodes.runner import BackgroundNode
-from tests.node_fixtures import counter_artifact, rpc
+from tests.node_fixtures import counter_artifact, deploy_counter, rpc
 
 ETH = 10**18
 
@@ -31,17 +31,13 @@ def w3(node) -> Web3:
 
 @pytest.fixture(scope="module")
 def counter(w3):
-    art = counter_artifact()
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    tx_hash = factory.constructor().transact({"from": w3.eth.accounts[0]})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    return deploy_counter(w3)
 
 
 def test_identity_and_dev_accounts(w3):
     assert w3.eth.chain_id == 31337
     assert w3.net.version == "31337"
-    assert w3.client_version.startswith("aievm/")
+    assert w3.client_version == "anvil-compatible/aievm/v0.1.0/prague"
     accounts = w3.eth.accounts
     assert len(accounts) == 10
     assert accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

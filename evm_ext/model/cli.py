@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,9 +12,13 @@ from evm_ext.model.errors import ModelInputError
 from evm_ext.model.identity import CHUNK_SIZE, chunk_count
 from evm_ext.model.runtime import Model, load_model
 
+if TYPE_CHECKING:
+    from evm_ext.model.convert import Conversion
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `model` command group to the `aievm` parser."""
+    """Add the `model` command group to the `aievm` parser (`deploy` is added by the node subsystem,
+    through `evm_ext.cli`: this package does not import the node)."""
     fmt = argparse.RawDescriptionHelpFormatter
     model = subparsers.add_parser(
         "model",
@@ -36,13 +41,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=fmt,
         description="Post-training static quantization (docs/quantization.md): int8 activations, "
         "per-channel int8 weights, int32 biases, lookup tables for nonlinearities.",
-        epilog="example:\n  aievm model convert models/mnist_cnn/mnist_cnn.onnx -o cnn.aiem "
-        "--calib models/mnist_cnn/calibration.npy",
+        epilog="examples:\n  aievm model convert models/mnist_cnn/mnist_cnn.onnx -o cnn.aiem "
+        "--calib models/mnist_cnn/calibration.npy\n"
+        "  aievm model convert models/zoo/resnet_block_b1.onnx -o resnet.aiem "
+        "--calib models/zoo/calibration.npy --report\n\n"
+        "The batch axis of the ONNX input may be symbolic or fixed (1 or N): calibration runs in chunks\n"
+        "the model accepts. --report prints, per layer, the output scale and zero point, the weight\n"
+        "scales, and the error against float on the calibration set, and names the worst layer.",
     )
     p.add_argument("onnx", type=Path, help="float ONNX model (one input, batch on axis 0, one output)")
     p.add_argument("-o", "--output", type=Path, required=True, help="where to write the .aiem file")
     p.add_argument("--calib", type=Path, required=True, help=".npy of float calibration inputs (N, ...)")
-    p.add_argument("--batch", type=int, default=256, help="calibration batch size (default 256)")
+    p.add_argument(
+        "--batch", type=int, default=256, help="calibration batch size if the model's batch axis is symbolic"
+    )
+    p.add_argument("--report", action="store_true", help="print per-layer quantization parameters and error")
     p.set_defaults(func=_convert)
 
     p = sub.add_parser(
@@ -88,12 +101,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("hex", help="output bytes of one sample, 0x-hex")
     p.set_defaults(func=_decode)
 
-    try:  # `aievm model deploy` belongs to the node subsystem
-        from nodes.cli import register_model_deploy
-    except ModuleNotFoundError:
-        return
-    register_model_deploy(sub)
-
 
 def _load_inputs(model: Model, path: Path) -> np.ndarray:
     try:
@@ -106,18 +113,63 @@ def _load_inputs(model: Model, path: Path) -> np.ndarray:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from evm_ext.model.convert import convert
+    from evm_ext.model.convert import conversion
 
     try:
         calib = np.load(args.calib, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ModelInputError(f"cannot read calibration data {args.calib}: {exc}") from None
-    model = convert(args.onnx, calib, batch=args.batch)
+    result = conversion(args.onnx, calib, batch=args.batch, keep=args.report)
+    model = result.model
+    cal = result.calibration
+    axis = f"fixed at {cal.chunk}" if cal.fixed else "symbolic"
+    print(f"calibrated on {len(calib)} samples, {cal.chunk} per run (the model's batch axis is {axis})")
+    if args.report:
+        _print_report(result, calib)
     args.output.write_bytes(model.encode())
     print(
         f"wrote {args.output}: {len(model.encode())} bytes, {len(model.ops)} ops, {model.params} parameters"
     )
     print(f"model id 0x{model.id.hex()}")
+
+
+def _print_report(result: Conversion, calib: np.ndarray) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from evm_ext.model.convert.report import layer_report, worst
+
+    rows = layer_report(result, calib)
+    table = Table(title=f"per-layer error against float on {len(calib)} calibration samples")
+    for col in (
+        "#",
+        "op",
+        "tensor",
+        "scale",
+        "zero point",
+        "weight scales",
+        "RMSE steps",
+        "max steps",
+        "SQNR dB",
+    ):
+        table.add_column(col, justify="left" if col in ("op", "tensor") else "right")
+    for r in rows:
+        table.add_row(
+            str(r.index),
+            r.kind,
+            r.tensor,
+            f"{r.scale:.6g}",
+            str(r.zero_point),
+            "" if r.weight_scales is None else f"{r.weight_scales[0]:.3g}..{r.weight_scales[1]:.3g}",
+            "" if r.rmse_steps is None else f"{r.rmse_steps:.3f}",
+            "" if r.max_steps is None else f"{r.max_steps:.2f}",
+            "" if r.sqnr_db is None else f"{r.sqnr_db:.1f}",
+        )
+    console = Console(width=max(Console().width, 130))
+    console.print(table)
+    bad = worst(rows)
+    if bad is not None:
+        console.print(f"worst layer: #{bad.index} {bad.kind} {bad.tensor!r} (SQNR {bad.sqnr_db:.1f} dB)")
 
 
 def _inspect(args: argparse.Namespace) -> None:

@@ -20,7 +20,7 @@ def fold_input_zero_point(
 
     Exact for any input: sum((x - zp) * w) + b == sum(x * w) + (b - zp * sum(w)).
     """
-    return bias.astype(np.int64) - np.int64(input_zero_point) * weight.astype(np.int64).sum(axis=axes)
+    return bias.astype(np.int64) - np.int64(input_zero_point) * weight.sum(axis=axes, dtype=np.int64)
 
 
 def gemm_plan(
@@ -32,8 +32,8 @@ def gemm_plan(
     [lo * P_c - hi * N_c, hi * P_c - lo * N_c] (P_c, N_c: sums of the positive and negated negative
     weights, lo <= 0 <= hi) and every partial sum is at most max(|lo|, hi) * (P_c + N_c) in magnitude.
     """
-    w = weight_rows.astype(np.int64)
-    pos, neg = np.maximum(w, 0).sum(axis=1), np.maximum(-w, 0).sum(axis=1)
+    pos = np.maximum(weight_rows, 0).sum(axis=1, dtype=np.int64)
+    neg = np.abs(weight_rows.astype(np.int16)).sum(axis=1, dtype=np.int64) - pos  # int16: |-128| fits
     bounds = (input_lo * pos - input_hi * neg, input_hi * pos - input_lo * neg)
     partial = max(-input_lo, input_hi) * int((pos + neg).max())
     return (np.float32 if partial <= FLOAT32_EXACT else np.float64), bounds

@@ -1,7 +1,8 @@
 """The aievm forks: Cancun and Prague plus INFER (0xC0) and MODELINFO (0xC1), layered the py-evm way.
 
-Each fork subclasses its base fork's Computation (adding the opcodes), State (using that computation and
-keeping the transaction's decoded models, `evm_ext.vm.warm_models`) and VM (using that state); nothing
+Each fork subclasses its base fork's Computation (adding the opcodes and the INFER precompile at
+0x0AC0, `evm_ext.vm.precompile`), State (using that computation and keeping the transaction's decoded
+models, `evm_ext.vm.warm_models`) and VM (using that state); nothing
 else differs from the base fork.
 """
 
@@ -15,6 +16,7 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 
 from evm_ext.vm.instructions import INFER_OPCODES
+from evm_ext.vm.precompile import INFER_PRECOMPILE_ADDRESS, infer_precompile
 from evm_ext.vm.warm_models import WarmModels
 
 
@@ -49,6 +51,7 @@ class InferStateMixin:
 
 class CancunInferComputation(CancunComputation):
     opcodes = {**CancunComputation.opcodes, **INFER_OPCODES}
+    _precompiles = {**CancunComputation.get_precompiles(), INFER_PRECOMPILE_ADDRESS: infer_precompile}
 
 
 class CancunInferState(InferStateMixin, CancunState):
@@ -61,6 +64,7 @@ class CancunInferVM(CancunVM):
 
 class PragueInferComputation(PragueComputation):
     opcodes = {**PragueComputation.opcodes, **INFER_OPCODES}
+    _precompiles = {**PragueComputation.get_precompiles(), INFER_PRECOMPILE_ADDRESS: infer_precompile}
 
 
 class PragueInferState(InferStateMixin, PragueState):
