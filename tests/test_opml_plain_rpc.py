@@ -1,7 +1,7 @@
-"""The whole game over JSON-RPC on an EVM without INFER: the aievm node serving py-evm's stock CancunVM.
+"""The whole game over JSON-RPC on an EVM without INFER: the aievm node on fork "cancun-noinfer".
 
-The node's VM selection is pointed at `eth.vm.forks.CancunVM` (no 0xC0 / 0xC1: the test checks that a
-contract executing 0xC0 fails there), then the ModelStore upload, the game and a tampered CNN dispute
+That is py-evm's stock CancunVM (`aievm node --fork cancun --no-infer`: no 0xC0 / 0xC1, the test checks
+that a contract executing 0xC0 fails there); the ModelStore upload, the game and a tampered CNN dispute
 run exactly as on the aievm chain, through the same client code as `aievm opml`.
 """
 
@@ -14,7 +14,6 @@ from eth.vm.forks import CancunVM
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-import nodes.chain
 from evm_ext.model import load_model
 from nodes.chain import open_chain
 from nodes.deploy import deploy_model
@@ -25,9 +24,10 @@ from nodes.runner import BackgroundNode
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_tampered_cnn_dispute_on_stock_cancun_over_json_rpc(monkeypatch):
-    monkeypatch.setattr(nodes.chain, "vm_for_fork", lambda fork: CancunVM)
-    with BackgroundNode(open_chain(None, fork="cancun")) as node:
+def test_tampered_cnn_dispute_on_stock_cancun_over_json_rpc():
+    chain = open_chain(None, fork="cancun-noinfer")
+    assert chain.vm_class.__mro__[1] is CancunVM
+    with BackgroundNode(chain) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         # init code that returns the one-byte runtime 0xC0; calling it must fail: no INFER here
         infer_contract = deploy_raw(node.url, bytes.fromhex("60c060005360016000f3"))
