@@ -141,6 +141,25 @@ def test_honest_submission_is_not_challenged_and_finalizes(devnet, tmp_path):
     start = Game(Party(devnet["url"]), devnet["game"]).block() + 1
     sid, proc = _submit(devnet, tmp_path, "mlp", 0)
     assert _status(devnet, sid).startswith("pending (the window closes at block")
+    early = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evm_ext.cli",
+            "opml",
+            "finalize",
+            "--rpc",
+            devnet["url"],
+            "--game",
+            devnet["game"],
+            str(sid),
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert early.returncode == 2 and "finalize() would revert: TooEarly(deadline=" in early.stderr
     proc.wait_for(f"submission {sid}: finalized", rpc=devnet["url"])
     proc.proc.wait(timeout=30)
     assert _status(devnet, sid) == "finalized"
@@ -212,6 +231,7 @@ def test_commands_explain_bad_input(devnet, tmp_path, capsys, monkeypatch):
             "the model has ops 1..2",
         ),
         (["status", "--rpc", url, "--game", game, "999"], "no submission 999"),
+        (["finalize", "--rpc", url, "--game", game, "999"], "no submission 999"),
         (["status", "--rpc", "http://127.0.0.1:9", "--game", game, "0"], "cannot reach a node"),
     ]
     np.save(tmp_path / "wrong.npy", np.zeros((3, 3)))

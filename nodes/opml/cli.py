@@ -246,7 +246,11 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_finalize(args: argparse.Namespace) -> int:
+    from nodes.opml.client import OpmlError
+
     game = _game(args)
+    if args.id >= game.fn.submissionCount().call():
+        raise OpmlError(f"no submission {args.id} (the game has {game.fn.submissionCount().call()})")
     game.transact("finalize", args.id)
     print(f"submission {args.id}: finalized")
     return 0

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import eth_abi
+import eth_abi.exceptions
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
@@ -80,7 +83,7 @@ class Party:
             try:
                 self.w3.eth.call(tx)
             except ContractLogicError as exc:
-                raise MoveReverted(f"{what} would revert: {exc}") from None
+                raise MoveReverted(f"{what} would revert: {revert_reason(exc.data)}") from None
         base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
         tx.update(
             chainId=self.chain_id,
@@ -138,6 +141,31 @@ def read_model(w3: Web3, address: str) -> bytes:
     if len(data) != store.functions.length().call():
         raise OpmlError(f"the chunks of the model at {address} do not add up to its length")
     return data
+
+
+@cache
+def _errors() -> dict[bytes, tuple[str, list[dict]]]:
+    """Custom errors of the opml contracts by selector (and Error(string))."""
+    out = {keccak(b"Error(string)")[:4]: ("Error", [{"name": "reason", "type": "string"}])}
+    for art in artifacts().values():
+        for item in art.abi:
+            if item["type"] == "error":
+                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+                out[keccak(signature.encode())[:4]] = (item["name"], item["inputs"])
+    return out
+
+
+def revert_reason(data: Any) -> str:
+    """A revert's data as `Name(arg=value, ...)` when it is one of the contracts' errors, else hex."""
+    raw = bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else b""
+    if len(raw) < 4 or raw[:4] not in _errors():
+        return f"reverted with data {data!r}"
+    name, inputs = _errors()[raw[:4]]
+    try:
+        values = eth_abi.decode([i["type"] for i in inputs], raw[4:])
+    except eth_abi.exceptions.DecodingError:
+        return f"{name}(…)"
+    return f"{name}(" + ", ".join(f"{i['name']}={v}" for i, v in zip(inputs, values, strict=True)) + ")"
 
 
 def op_model(model: Model, k: int) -> bytes:
