@@ -96,13 +96,23 @@ class Party:
         try:
             tx_hash = self.w3.eth.send_raw_transaction(raw)
         except (ValueError, Web3Exception) as exc:
-            raise OpmlError(f"the node rejected {what}: {exc}") from exc
+            # Hardhat Network with automining answers a transaction that reverted with an error that
+            # carries its hash (it was mined): that is a revert on chain, not a rejection.
+            mined = _mined_revert(exc)
+            if mined is None:
+                raise OpmlError(f"the node rejected {what}: {exc}") from exc
+            tx_hash, data = mined
+            self._count(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.02))
+            raise MoveReverted(f"{what} reverted on chain: {revert_reason(data)}") from None
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.02)
-        self.gas_used += receipt["gasUsed"]
-        self.transactions += 1
+        self._count(receipt)
         if receipt["status"] != 1:
             raise MoveReverted(f"{what} reverted on chain (transaction 0x{bytes(tx_hash).hex()})")
         return receipt
+
+    def _count(self, receipt: dict) -> None:
+        self.gas_used += receipt["gasUsed"]
+        self.transactions += 1
 
     def deploy(self, name: str, *args: Any) -> str:
         art = artifacts()[name]
@@ -141,6 +151,16 @@ def read_model(w3: Web3, address: str) -> bytes:
     if len(data) != store.functions.length().call():
         raise OpmlError(f"the chunks of the model at {address} do not add up to its length")
     return data
+
+
+def _mined_revert(exc: Exception) -> tuple[str, str] | None:
+    """(transaction hash, revert data) of a send error that reports a mined, reverted transaction."""
+    response = getattr(exc, "rpc_response", None) or (exc.args[0] if exc.args else None)
+    error = response.get("error", response) if isinstance(response, dict) else None
+    data = error.get("data") if isinstance(error, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("txHash"), str):
+        return data["txHash"], data.get("data", "0x")
+    return None
 
 
 @cache
