@@ -27,7 +27,6 @@ from evm_ext.model.format import encode_graph
 from nodes.accounts import dev_accounts
 
 TX_GAS = 20_000_000  # gas limit of every transaction (under the devnet's 30M blocks)
-STATES = ("none", "pending", "finalized", "submitter slashed")
 PHASES = ("none", "reveal roots", "pick op", "reveal leaves", "prove", "ended")
 
 
