@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from eth_utils import keccak
 
 from evm_ext.model import Model
 from evm_ext.model.convert import convert
@@ -76,7 +75,7 @@ def describe(model: Model) -> dict:
     costs = model.op_costs()
     return {
         "aiem_bytes": len(model.encode()),
-        "hash": "0x" + keccak(model.encode()).hex(),  # of the .aiem bytes (the model id is model.id)
+        "id": "0x" + model.id.hex(),
         "params": model.params,
         "ops": [op.kind.name.lower() for op in model.ops],
         "macs_per_sample": sum(cost.macs for cost in costs),

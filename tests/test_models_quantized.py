@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from eth_utils import keccak
 
 from evm_ext.model import load_model
 from evm_ext.model.convert import convert
@@ -30,7 +29,7 @@ def test_committed_aiem_accuracy_within_one_point_of_float(spec: Build) -> None:
     assert (int8_pred == float_pred).mean() >= 0.99
     recorded = metrics(spec.name)["quantized"][spec.stem]
     assert recorded["int8_test_accuracy"] == int8_acc
-    assert recorded["hash"] == "0x" + keccak(model.encode()).hex()  # metrics.json records the bytes' keccak
+    assert recorded["id"] == "0x" + model.id.hex()
 
 
 @pytest.mark.parametrize("spec", CLASSIFIERS.values(), ids=CLASSIFIERS)
@@ -72,4 +71,4 @@ def test_dcgan_int8_redraws_committed_grid_and_tracks_float() -> None:
     assert np.array_equal(png_tiles("dcgan/samples_int8.png"), sampling.grid(pixels))
     float_pixels = sampling.to_pixels(float_outputs(GENERATOR.onnx, latents))
     assert np.abs(pixels.astype(np.int16) - float_pixels).mean() < 1.0
-    assert metrics("dcgan")["quantized"]["dcgan_generator"]["hash"] == "0x" + keccak(model.encode()).hex()
+    assert metrics("dcgan")["quantized"]["dcgan_generator"]["id"] == "0x" + model.id.hex()

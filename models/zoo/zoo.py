@@ -81,7 +81,7 @@ def measure(entry: Entry) -> tuple[Model, dict]:
     x, labels = test_inputs(entry)
     want = float_outputs(entry.onnx, x).reshape(len(x), -1)
     got = model.dequantize_output(model.run(model.quantize_input(x))).reshape(len(x), -1)
-    result: dict = {"ops": [op.kind.name.lower() for op in model.ops], "hash": "0x" + model.hash.hex()}
+    result: dict = {"ops": [op.kind.name.lower() for op in model.ops], "id": "0x" + model.id.hex()}
     if entry.generator:
         result["psnr_db"] = round(10 * math.log10(1.0 / float(np.mean((got - want) ** 2))), 2)
     else:
