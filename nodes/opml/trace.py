@@ -2,7 +2,7 @@
 
 `trace(model, x)` runs the ops one at a time (no conv + max-pool fusion, which would skip the conv's
 output); each op's output is bit-identical to the engine's `Model.run_bytes` (the fusion is proven
-bit-identical, and tests/test_opml_trace.py checks the final output on the shipped models).
+bit-identical, and tests/test_opml_kernels.py checks the final output on the shipped models).
 """
 
 from __future__ import annotations
