@@ -16,7 +16,9 @@ examples (a devnet: `aievm node --in-memory`, then `aievm model deploy models/mn
   aievm opml submit --rpc http://127.0.0.1:8545 0xMODEL --input digit.npy --defend
   aievm opml submit --rpc http://127.0.0.1:8545 0xMODEL --input digit.npy --tamper-op 1 --defend
   aievm opml status --rpc http://127.0.0.1:8545 0
+  aievm opml finalize --rpc http://127.0.0.1:8545 0        # after the window
   aievm opml demo                                          # everything above on a throwaway devnet
+  aievm opml demo --verifier infer                         # the one-step proof through INFER
 """
 
 GAME_HELP = "OpmlGame address (default: $AIEVM_OPML_GAME; `aievm opml deploy` prints one)"
@@ -124,12 +126,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("id", type=int, metavar="ID", help="submission id (printed by submit)")
     status.set_defaults(func=run_status)
 
-    finalize = sub.add_parser("finalize", help="finalize a submission whose window has closed")
+    finalize = sub.add_parser(
+        "finalize",
+        help="finalize a submission whose window has closed",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _rpc(finalize, game=True)
     finalize.add_argument("id", type=int, metavar="ID")
     finalize.set_defaults(func=run_finalize)
 
-    demo = sub.add_parser("demo", help="honest and dishonest submissions end to end on a throwaway devnet")
+    demo = sub.add_parser(
+        "demo",
+        help="honest and dishonest submissions end to end on a throwaway devnet",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument(
         "--verifier",
         choices=("plain", "infer"),
