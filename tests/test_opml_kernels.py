@@ -157,6 +157,24 @@ def _reverts(verifier, args: tuple, error: str, *params) -> None:
     assert computation.output == keccak(error.encode())[:4] + abi_encode(types, list(params))
 
 
+def test_a_value_read_by_several_ops_keeps_its_zero_point(verifier):
+    """The input feeds a lookup (whose output has another zero point) and then a fully connected layer."""
+    rng = np.random.default_rng(5)
+    x = Value((40,), 0.1, 17)
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    lookup = Lookup((0,), [x], 0.2, -90, table)
+    fc = FullyConnected(
+        (0,),
+        [x],
+        rng.integers(-127, 128, (20, 40)).astype(np.int8),
+        rng.integers(-3000, 3000, 20).astype(np.int32),
+        _requant(rng, 20, 40, False),
+    )
+    model = Model(x, [lookup, fc])
+    inp = rng.integers(-128, 128, 40).astype(np.int8).tobytes()
+    assert _call(verifier, "outputOf", model.encode(), 1, inp) == model.run_bytes(inp)
+
+
 def test_unsupported_kind_and_bad_input_revert_with_reasons(verifier):
     x = Value((10,), 0.1, 0)
     softmax = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])

@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 import {Bytes} from "./Bytes.sol";
 
 /// @title OpTable: walks a model's op table (docs/model-format.md) in memory and locates one op.
-/// @notice Everything the one-step proof uses about an op (its kind, input value, shapes, zero points
+/// @notice Values are never modified once derived (memory structs are shared by reference: each op's
+/// output is a fresh Value). Everything the one-step proof uses about an op (its kind, input value, shapes, zero points
 /// and the byte offset of its body) is derived here from the sealed model's bytes, never taken from a
 /// prover. Shapes are derived from the input shape and the bodies exactly as the decoder does; each
 /// body is checked to lie inside the model. Supported kinds: the op kinds of the shipped models
@@ -135,8 +136,8 @@ library OpTable {
             op.y = Value(3, cout, oh, ow, cout * oh * ow, m.i8(requant + 8));
         } else if (kind == LOOKUP) {
             op.end = b + 265;
-            op.y = op.x;
-            op.y.zp = m.i8(b + 8);
+            // a new Value: memory structs are references, and op.x is the producer's value itself
+            op.y = Value(op.x.rank, op.x.c, op.x.h, op.x.w, op.x.size, m.i8(b + 8));
         } else if (kind == MAX_POOL) {
             if (op.x.rank != 3) revert BadModel("max_pool needs a (C, H, W) input");
             Geometry memory g = geometry(m, b);
