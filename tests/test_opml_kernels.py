@@ -1,8 +1,9 @@
 """The plain-Solidity one-step verifier against the engine, byte for byte, on py-evm's stock CancunVM.
 
-Every op kind of the shipped models (fully_connected, conv, conv_transpose, max_pool, lookup, reshape):
-sampled chunks of every op of the shipped models, and whole outputs of random single ops covering
-groups, depthwise, stride, dilation, pads, output padding, fused clamps and input zero points.
+Every op kind of the shipped models (fully_connected, conv, conv_transpose, max_pool, lookup, reshape)
+and the other single-input kinds (avg_pool, transpose, softmax, argmax): sampled chunks of every op of
+the shipped models, and whole outputs of random single ops covering groups, depthwise, stride, dilation,
+pads, output padding, count_include_pad, axes, keepdims, fused clamps and input zero points.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from eth_utils import keccak
 
 from evm_ext.model import Model, load_model
 from evm_ext.model.ops import (
+    Add,
+    ArgMax,
+    AvgPool,
     Conv,
     ConvTranspose,
     FullyConnected,
@@ -24,6 +28,7 @@ from evm_ext.model.ops import (
     Requant,
     Reshape,
     Softmax,
+    Transpose,
     Value,
 )
 from evm_ext.model.quantize import softmax_table
@@ -130,12 +135,36 @@ def _random_op(kind: str, seed: int) -> Model:
         op = MaxPool((0,), [x], Geometry((kh, kw), stride, dilation, pads))
     elif kind == "lookup":
         op = Lookup((0,), [x], 0.2, int(rng.integers(-128, 128)), w(256))
+    elif kind == "avg_pool":
+        pads = tuple(int(rng.integers(0, k)) for k in (kh, kw) * 2)
+        op = AvgPool((0,), [x], Geometry((kh, kw), stride, (1, 1), pads), bool(seed % 2))
+    elif kind == "transpose":
+        shape = (*x.shape[1:], x.shape[0]) if seed % 2 else (x.shape[2], x.shape[0] * x.shape[1])
+        x = Value(shape, 0.1, zp)
+        op = Transpose((0,), [x], tuple(int(p) for p in rng.permutation(len(shape))))
+    elif kind in ("softmax", "argmax"):
+        axis = int(rng.integers(0, 3))
+        if kind == "softmax":
+            op = Softmax((0,), [x], axis, softmax_table(float(rng.uniform(0.02, 0.3))))
+        else:
+            op = ArgMax((0,), [x], axis, bool(seed % 2))
     else:
         op = Reshape((0,), [x], (x.shape[1], x.size // x.shape[1]))
     return Model(x, [op])
 
 
-KINDS = ["fully_connected", "conv", "conv_transpose", "max_pool", "lookup", "reshape"]
+KINDS = [
+    "fully_connected",
+    "conv",
+    "conv_transpose",
+    "max_pool",
+    "lookup",
+    "reshape",
+    "avg_pool",
+    "transpose",
+    "softmax",
+    "argmax",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -177,8 +206,8 @@ def test_a_value_read_by_several_ops_keeps_its_zero_point(verifier):
 
 def test_unsupported_kind_and_bad_input_revert_with_reasons(verifier):
     x = Value((10,), 0.1, 0)
-    softmax = Model(x, [Softmax((0,), [x], 0, softmax_table(0.1))])
-    _reverts(verifier, (softmax.encode(), 0, bytes(10), 0), "UnsupportedOp(uint256,uint256)", 0, 12)
+    add = Model(x, [Add((0, 0), [x, x], 0.1, 0, -128, 127, (1 << 30, 1 << 30), 31)])  # two inputs
+    _reverts(verifier, (add.encode(), 0, bytes(10), 0), "UnsupportedOp(uint256,uint256)", 0, 4)
     fc = _random_op("fully_connected", 1)
     short = bytes(fc.input_size - 1)
     _reverts(

@@ -9,7 +9,10 @@ import {OpTable} from "./OpTable.sol";
 ///   fully_connected, conv, conv_transpose: acc = bias + sum (x - zpIn) * w  (padding holds zpIn: adds 0),
 ///     y = clamp(((acc * M + 2^(s-1)) >> s) + zpOut, lo, hi) with an arithmetic (floor) shift, per channel;
 ///   max_pool: window maximum, padding -128 (never wins: every window holds a real element);
-///   lookup: y = table[x + 128];  reshape: y = x (same flat order).
+///   avg_pool: floor((2 * sum + n) / (2 * n)), padding the zero point (or left out of sum and n when
+///     count_include_pad is 0); lookup: y = table[x + 128]; reshape: y = x (same flat order);
+///   transpose: y[i_0..] = x[i_perm^-1..]; softmax along an axis: d = max - x, E = T[d], S = sum E,
+///     y = min(floor((512 E + S) / (2 S)) - 128, 127); argmax: index of the first maximum.
 /// Weights, biases and requantization parameters are read from the model bytes `m` at the offsets
 /// OpTable.locate derived; `x` must hold exactly op.x.size bytes (the caller checks it against the
 /// commitment). Accumulators are int256: no overflow is possible (|acc| < 2^32, |acc * M| < 2^63).
@@ -32,6 +35,10 @@ library Kernels {
         else if (kind == OpTable.CONV_TRANSPOSE) _convTranspose(m, op, x, start, y);
         else if (kind == OpTable.MAX_POOL) _maxPool(m, op, x, start, y);
         else if (kind == OpTable.LOOKUP) _lookup(m, op, x, start, y);
+        else if (kind == OpTable.AVG_POOL) _avgPool(m, op, x, start, y);
+        else if (kind == OpTable.TRANSPOSE) _transpose(m, op, x, start, y);
+        else if (kind == OpTable.SOFTMAX) _softmax(m, op, x, start, y);
+        else if (kind == OpTable.ARGMAX) _argmax(m, op, x, start, y);
         else _reshape(x, start, y);
     }
 
@@ -239,6 +246,126 @@ library Kernels {
                 }
             }
             y[i] = bytes1(uint8(int8(best)));
+        }
+    }
+
+    function _avgPool(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        OpTable.Geometry memory g = OpTable.poolGeometry(m, op.body);
+        bool includePad = m.u8(op.body + 16) != 0 || g.pt + g.pl + g.pb + g.pr == 0;
+        uint256 plane = op.y.h * op.y.w;
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 c = (start + i) / plane;
+            uint256 oy = (start + i) % plane / op.y.w;
+            uint256 ox = (start + i) % op.y.w;
+            int256 total;
+            int256 count;
+            for (uint256 ky = 0; ky < g.kh; ky++) {
+                uint256 iy = oy * g.sh + ky;
+                bool rowIn = iy >= g.pt && iy - g.pt < op.x.h;
+                for (uint256 kx = 0; kx < g.kw; kx++) {
+                    uint256 ix = ox * g.sw + kx;
+                    if (rowIn && ix >= g.pl && ix - g.pl < op.x.w) {
+                        total += x.i8((c * op.x.h + iy - g.pt) * op.x.w + ix - g.pl);
+                        count += 1;
+                    } else if (includePad) {
+                        total += op.x.zp;
+                        count += 1;
+                    }
+                }
+            }
+            y[i] = bytes1(uint8(int8(_floorDiv(2 * total + count, 2 * count))));
+        }
+    }
+
+    /// floor(a / b) for b > 0 (Solidity's / truncates toward zero).
+    function _floorDiv(int256 a, int256 b) private pure returns (int256 q) {
+        q = a / b;
+        if (a % b != 0 && a < 0) q -= 1;
+    }
+
+    /// Output element e at multi-index (o_0, ..., o_{r-1}) reads input index i with i[perm[k]] = o_k.
+    function _transpose(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        uint256 rank = op.x.rank;
+        uint256[] memory inStride = new uint256[](rank);
+        uint256 stride = 1;
+        for (uint256 k = rank; k > 0; k--) {
+            inStride[k - 1] = stride;
+            stride *= op.x.dims[k - 1];
+        }
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 rest = start + i;
+            uint256 src = 0;
+            for (uint256 k = rank; k > 0; k--) {
+                uint256 d = op.y.dims[k - 1];
+                src += (rest % d) * inStride[m.u8(op.body + k - 1)];
+                rest /= d;
+            }
+            y[i] = x[src];
+        }
+    }
+
+    /// Where element e's axis slice starts in x, the slice's stride and length (elements before the
+    /// axis: outer; after it: inner).
+    function _slice(uint256[] memory dims, uint256 axis, uint256 outer, uint256 inner)
+        private
+        pure
+        returns (uint256 base, uint256 step, uint256 len)
+    {
+        step = 1;
+        for (uint256 k = axis + 1; k < dims.length; k++) {
+            step *= dims[k];
+        }
+        len = dims[axis];
+        base = outer * len * step + inner;
+    }
+
+    function _softmax(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        uint256 axis = m.u8(op.body);
+        uint256 table = op.body + 1;
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 e = start + i;
+            (, uint256 step, uint256 len) = _slice(op.x.dims, axis, 0, 0);
+            (uint256 base,,) = _slice(op.x.dims, axis, e / (len * step), e % step);
+            int256 top = -128;
+            for (uint256 t = 0; t < len; t++) {
+                int256 v = x.i8(base + t * step);
+                if (v > top) top = v;
+            }
+            uint256 sum = 0;
+            for (uint256 t = 0; t < len; t++) {
+                sum += m.u32(table + 4 * uint256(top - x.i8(base + t * step)));
+            }
+            uint256 q = (512 * m.u32(table + 4 * uint256(top - x.i8(e))) + sum) / (2 * sum);
+            y[i] = bytes1(uint8(int8(q > 255 ? int256(127) : int256(q) - 128)));
+        }
+    }
+
+    /// Output element e is the slice of x through e's position with the axis collapsed.
+    function _argmax(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, bytes memory y)
+        private
+        pure
+    {
+        uint256 axis = m.u8(op.body);
+        (, uint256 step, uint256 len) = _slice(op.x.dims, axis, 0, 0);
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 e = start + i;
+            (uint256 base,,) = _slice(op.x.dims, axis, e / step, e % step);
+            uint256 best = 0;
+            int256 top = x.i8(base);
+            for (uint256 t = 1; t < len; t++) {
+                int256 v = x.i8(base + t * step);
+                if (v > top) (top, best) = (v, t);
+            }
+            y[i] = bytes1(uint8(best));
         }
     }
 

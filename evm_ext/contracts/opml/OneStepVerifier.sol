@@ -4,41 +4,16 @@ pragma solidity ^0.8.24;
 import {ChunkTree} from "./ChunkTree.sol";
 import {Kernels} from "./Kernels.sol";
 import {ModelCode} from "./ModelCode.sol";
+import {OpShapes} from "./OpShapes.sol";
 import {OpTable} from "./OpTable.sol";
 
 /// @title OneStepVerifier: recomputes one output chunk of one op, in plain Solidity (any EVM).
 /// @notice `chunk(model, k, x, j)` is output bytes [j * CHUNK, min((j + 1) * CHUNK, size)) of op k
 /// (0-based) run on its whole input tensor `x`, bit-identical to the engine (tests/test_opml_kernels.py).
 /// The `...Of` functions take the model bytes themselves (test harnesses, other storage layouts).
-contract OneStepVerifier {
-    /// Op k's input value index and the sizes of its input and output tensors; the model's op count.
-    function opShape(address model, uint256 k)
-        external
-        view
-        returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize)
-    {
-        return opShapeOf(ModelCode.load(model), k);
-    }
-
-    /// The model's op count and the sizes of its input and output tensors.
-    function modelShape(address model) external view returns (uint256 ops, uint256 inSize, uint256 outSize) {
-        bytes memory m = ModelCode.load(model);
-        OpTable.Value memory input;
-        (input, ops,) = OpTable.header(m);
-        return (ops, input.size, OpTable.locate(m, ops - 1).y.size);
-    }
-
-    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view virtual returns (bytes memory) {
+contract OneStepVerifier is OpShapes {
+    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory) {
         return chunkOf(ModelCode.load(model), k, x, j);
-    }
-
-    function opShapeOf(bytes memory m, uint256 k)
-        public
-        pure
-        returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize)
-    {
-        OpTable.Op memory op = OpTable.locate(m, k);
-        return (OpTable.opCount(m), op.input, op.x.size, op.y.size);
     }
 
     function chunkOf(bytes memory m, uint256 k, bytes memory x, uint256 j) public pure returns (bytes memory) {

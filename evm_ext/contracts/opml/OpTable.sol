@@ -9,8 +9,8 @@ import {Bytes} from "./Bytes.sol";
 /// and the byte offset of its body) is derived here from the sealed model's bytes, never taken from a
 /// prover. Shapes are derived from the input shape and the bodies exactly as the decoder does; each
 /// body is checked to lie inside the model. Supported kinds: the op kinds of the shipped models
-/// (fully_connected, conv, conv_transpose, lookup, max_pool, reshape); any other kind reverts with
-/// UnsupportedOp, so a submission on such a model cannot be disputed (docs/optimistic.md, "Limits").
+/// (fully_connected, conv, conv_transpose, lookup, max_pool, reshape) and the single-input kinds avg_pool,
+/// transpose, softmax and argmax; the multi-input kinds (add, mul, concat) revert with UnsupportedOp, so a submission on such a model cannot be disputed (docs/optimistic.md, "Limits").
 library OpTable {
     using Bytes for bytes;
 
@@ -19,12 +19,17 @@ library OpTable {
     uint256 internal constant CONV_TRANSPOSE = 3;
     uint256 internal constant LOOKUP = 6;
     uint256 internal constant MAX_POOL = 7;
+    uint256 internal constant AVG_POOL = 8;
     uint256 internal constant RESHAPE = 9;
+    uint256 internal constant TRANSPOSE = 10;
+    uint256 internal constant SOFTMAX = 12;
+    uint256 internal constant ARGMAX = 13;
 
     error UnsupportedOp(uint256 index, uint256 kind);
     error BadModel(string what);
 
-    /// A tensor value: rank, (c, h, w) for rank 3 (rank 1: c = size, h = w = 1), element count, zero point.
+    /// A tensor value: rank, (c, h, w) for rank 3 (rank 1: c = size, h = w = 1), element count, zero point,
+    /// and the per-sample dims.
     struct Value {
         uint256 rank;
         uint256 c;
@@ -32,6 +37,7 @@ library OpTable {
         uint256 w;
         uint256 size;
         int256 zp;
+        uint256[] dims;
     }
 
     /// One op: kind, its input's value index, body [body, end) in the model bytes, input and output values.
@@ -63,16 +69,12 @@ library OpTable {
         if (m.length < 8 || m.u32(0) != 0x4d454941 || m.u8(4) != 1) revert BadModel("not an aievm model v1");
         uint256 rank = m.u8(5);
         if (rank == 0 || m.length < 6 + 4 * rank + 11) revert BadModel("input");
-        input.rank = rank;
-        input.size = 1;
         uint256[] memory dims = new uint256[](rank);
         for (uint256 i = 0; i < rank; i++) {
             dims[i] = m.u32(6 + 4 * i);
-            input.size *= dims[i];
         }
-        _setDims(input, dims);
         at = 6 + 4 * rank + 8;
-        input.zp = m.i8(at);
+        input = value(dims, m.i8(at));
         ops = m.u16(at + 1);
         if (ops == 0) revert BadModel("no ops");
         at += 3;
@@ -121,7 +123,7 @@ library OpTable {
             if (op.x.rank != 1) revert BadModel("fully_connected needs a rank-1 input");
             uint256 c = m.u32(b);
             op.end = b + 4 + c * op.x.size + 4 * c + 11 + 5 * c;
-            op.y = Value(1, c, 1, 1, c, m.i8(b + 4 + c * op.x.size + 4 * c + 8));
+            op.y = value(_dims(c, 0, 0, 1), m.i8(b + 4 + c * op.x.size + 4 * c + 8));
         } else if (kind == CONV || kind == CONV_TRANSPOSE) {
             if (op.x.rank != 3) revert BadModel("conv needs a (C, H, W) input");
             uint256 cout = m.u32(b);
@@ -133,38 +135,94 @@ library OpTable {
                 : _transposedShape(m, op.x, g, cout, groups, b + 28);
             uint256 requant = b + (kind == CONV ? 28 : 32) + weights + 4 * cout;
             op.end = requant + 11 + 5 * cout;
-            op.y = Value(3, cout, oh, ow, cout * oh * ow, m.i8(requant + 8));
+            op.y = value(_dims(cout, oh, ow, 3), m.i8(requant + 8));
         } else if (kind == LOOKUP) {
             op.end = b + 265;
             // a new Value: memory structs are references, and op.x is the producer's value itself
-            op.y = Value(op.x.rank, op.x.c, op.x.h, op.x.w, op.x.size, m.i8(b + 8));
+            op.y = value(op.x.dims, m.i8(b + 8));
         } else if (kind == MAX_POOL) {
             if (op.x.rank != 3) revert BadModel("max_pool needs a (C, H, W) input");
             Geometry memory g = geometry(m, b);
             (uint256 oh, uint256 ow,) = _convShape(op.x, g, op.x.c, 1);
             op.end = b + 20;
-            op.y = Value(3, op.x.c, oh, ow, op.x.c * oh * ow, op.x.zp);
+            op.y = value(_dims(op.x.c, oh, ow, 3), op.x.zp);
+        } else if (kind == AVG_POOL) {
+            if (op.x.rank != 3) revert BadModel("avg_pool needs a (C, H, W) input");
+            Geometry memory g = poolGeometry(m, b);
+            (uint256 oh, uint256 ow,) = _convShape(op.x, g, op.x.c, 1);
+            op.end = b + 17;
+            op.y = value(_dims(op.x.c, oh, ow, 3), op.x.zp);
+        } else if (kind == TRANSPOSE) {
+            uint256[] memory dims = new uint256[](op.x.rank);
+            for (uint256 i = 0; i < dims.length; i++) {
+                uint256 p = m.u8(b + i);
+                if (p >= dims.length) revert BadModel("transpose perm");
+                dims[i] = op.x.dims[p];
+            }
+            op.end = b + dims.length;
+            op.y = value(dims, op.x.zp);
+        } else if (kind == SOFTMAX) {
+            if (m.u8(b) >= op.x.rank) revert BadModel("softmax axis");
+            op.end = b + 1 + 1024;
+            op.y = value(op.x.dims, -128);
+        } else if (kind == ARGMAX) {
+            op.end = b + 2;
+            op.y = value(_argmaxDims(op.x.dims, m.u8(b), m.u8(b + 1) != 0), 0);
         } else if (kind == RESHAPE) {
             uint256 rank = m.u8(b);
             if (rank == 0 || b + 1 + 4 * rank > m.length) revert BadModel("reshape rank");
             uint256[] memory dims = new uint256[](rank);
-            uint256 size = 1;
             for (uint256 i = 0; i < rank; i++) {
                 dims[i] = m.u32(b + 1 + 4 * i);
-                size *= dims[i];
             }
-            if (size != op.x.size) revert BadModel("reshape changes the element count");
             op.end = b + 1 + 4 * rank;
-            op.y = Value(rank, 0, 0, 0, size, op.x.zp);
-            _setDims(op.y, dims);
+            op.y = value(dims, op.x.zp);
+            if (op.y.size != op.x.size) revert BadModel("reshape changes the element count");
         } else {
             revert UnsupportedOp(index, kind);
         }
     }
 
-    function _setDims(Value memory v, uint256[] memory dims) private pure {
+    /// A fresh Value of these dims and zero point.
+    function value(uint256[] memory dims, int256 zp) internal pure returns (Value memory v) {
+        v.rank = dims.length;
+        v.dims = dims;
+        v.zp = zp;
+        v.size = 1;
+        for (uint256 i = 0; i < dims.length; i++) {
+            v.size *= dims[i];
+        }
         if (dims.length == 3) (v.c, v.h, v.w) = (dims[0], dims[1], dims[2]);
         else if (dims.length == 1) (v.c, v.h, v.w) = (dims[0], 1, 1);
+    }
+
+    /// Dims (a) or (a, b, c) by `rank` (1 or 3).
+    function _dims(uint256 a, uint256 b, uint256 c, uint256 rank) private pure returns (uint256[] memory d) {
+        d = new uint256[](rank);
+        d[0] = a;
+        if (rank == 3) (d[1], d[2]) = (b, c);
+    }
+
+    /// ArgMax's output dims: the axis removed (or kept as 1); a scalar result has dims (1).
+    function _argmaxDims(uint256[] memory dims, uint256 axis, bool keep) private pure returns (uint256[] memory d) {
+        if (axis >= dims.length || dims[axis] > 128) revert BadModel("argmax axis");
+        uint256 n = keep ? dims.length : dims.length - 1;
+        d = new uint256[](n == 0 ? 1 : n);
+        d[0] = 1;
+        uint256 j = 0;
+        for (uint256 i = 0; i < dims.length; i++) {
+            if (i != axis) d[j++] = dims[i];
+            else if (keep) d[j++] = 1;
+        }
+    }
+
+    /// The window of an avg_pool body (kernel, stride, pads; no dilation).
+    function poolGeometry(bytes memory m, uint256 at) internal pure returns (Geometry memory g) {
+        g = Geometry(
+            m.u16(at), m.u16(at + 2), m.u16(at + 4), m.u16(at + 6), 1, 1, m.u16(at + 8), m.u16(at + 10),
+            m.u16(at + 12), m.u16(at + 14)
+        );
+        if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0) revert BadModel("zero kernel or stride");
     }
 
     /// Output size of a conv or pool window and the conv's weight count.

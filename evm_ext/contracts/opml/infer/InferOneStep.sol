@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ChunkTree} from "../ChunkTree.sol";
 import {IModelStore, ModelCode} from "../ModelCode.sol";
-import {OneStepVerifier} from "../OneStepVerifier.sol";
+import {OpShapes} from "../OpShapes.sol";
 import {OpTable} from "../OpTable.sol";
 
 /// @title InferOneStep: the one-step verifier for chains with INFER (compiled by `aievm compile`).
@@ -12,7 +12,7 @@ import {OpTable} from "../OpTable.sol";
 /// point) and whose op is op k's bytes reading value 0. `register(model, k, opModel)` checks that
 /// correspondence once from both models' code chunks (kind, input value, body byte for byte), so nothing
 /// the registrant supplies is trusted; `nodes.opml.client.op_model` builds the bytes.
-contract InferOneStep is OneStepVerifier {
+contract InferOneStep is OpShapes {
     bytes32 public immutable modelCodeHash;
     mapping(address => mapping(uint256 => address)) public opModel;
 
@@ -34,7 +34,7 @@ contract InferOneStep is OneStepVerifier {
         OpTable.Op memory only = OpTable.locate(s, 0);
         OpTable.Value memory a = op.x;
         OpTable.Value memory b = only.x;
-        if (a.rank != b.rank || a.c != b.c || a.h != b.h || a.w != b.w || a.size != b.size || a.zp != b.zp) {
+        if (a.zp != b.zp || keccak256(abi.encode(a.dims)) != keccak256(abi.encode(b.dims))) {
             revert NotTheOp("input value");
         }
         uint256 len = op.end - op.body;
@@ -45,7 +45,7 @@ contract InferOneStep is OneStepVerifier {
         emit Registered(model, k, sub);
     }
 
-    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view override returns (bytes memory y) {
+    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory y) {
         address sub = opModel[model][k];
         if (sub == address(0)) revert NotRegistered(model, k);
         (, uint256 size) = modelinfo(sub);
