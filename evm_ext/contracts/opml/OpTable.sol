@@ -140,17 +140,11 @@ library OpTable {
             op.end = b + 265;
             // a new Value: memory structs are references, and op.x is the producer's value itself
             op.y = value(op.x.dims, m.i8(b + 8));
-        } else if (kind == MAX_POOL) {
-            if (op.x.rank != 3) revert BadModel("max_pool needs a (C, H, W) input");
-            Geometry memory g = geometry(m, b);
+        } else if (kind == MAX_POOL || kind == AVG_POOL) {
+            if (op.x.rank != 3) revert BadModel("pooling needs a (C, H, W) input");
+            Geometry memory g = kind == MAX_POOL ? geometry(m, b) : poolGeometry(m, b);
             (uint256 oh, uint256 ow,) = _convShape(op.x, g, op.x.c, 1);
-            op.end = b + 20;
-            op.y = value(_dims(op.x.c, oh, ow, 3), op.x.zp);
-        } else if (kind == AVG_POOL) {
-            if (op.x.rank != 3) revert BadModel("avg_pool needs a (C, H, W) input");
-            Geometry memory g = poolGeometry(m, b);
-            (uint256 oh, uint256 ow,) = _convShape(op.x, g, op.x.c, 1);
-            op.end = b + 17;
+            op.end = b + (kind == MAX_POOL ? 20 : 17);
             op.y = value(_dims(op.x.c, oh, ow, 3), op.x.zp);
         } else if (kind == TRANSPOSE) {
             uint256[] memory dims = new uint256[](op.x.rank);
