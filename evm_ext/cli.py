@@ -16,6 +16,7 @@ SUBSYSTEMS: list[tuple[str, str]] = [
     ("solidity_patch.cli", "compile"),
     ("nodes.cli", "node"),
     ("nodes.opml.cli", "opml"),
+    ("nodes.art.cli", "art"),
     ("benchmarks.cli", "bench"),
 ]
 # (module, function, group): a command one subsystem adds to another's group (the model package does

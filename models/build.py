@@ -8,11 +8,15 @@ the ONNX file, then the integer engine (`Model.run`) is evaluated against onnxru
                how often the float CNN recognizes a digit in them (softmax > CONFIDENT, a rough quality
                score; real test digits score 0.95), plus samples_int8.png (the engine's drawing of the
                samples.png latents).
+  cppn         on CPPN_EVAL_LATENTS on-chain-kind latents: PSNR of the on-chain pixels (int8 output + 128)
+               against the float output through the same output quantization, plus samples_int8.png.
+`python -m models.build cppn` converts only the named models.
 Results go to section "quantized" of each models/<name>/metrics.json.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +26,13 @@ import onnxruntime as ort
 from evm_ext.model import Model
 from evm_ext.model.convert import convert
 from models import dataset
+from models.cppn import sampling as cppn_sampling
 from models.dcgan import sampling
 from models.metrics import update_metrics
 
 MODELS = Path(__file__).resolve().parent
 EVAL_LATENTS = (1000, 5)  # count, seed of the DCGAN evaluation latents
+CPPN_EVAL_LATENTS = (256, 13)  # count, seed of the CPPN evaluation latents
 CONFIDENT = 0.9
 
 
@@ -37,6 +43,7 @@ class Build:
     name: str  # directory under models/ (holds calibration.npy and metrics.json)
     stem: str  # <stem>.onnx -> <stem>.aiem
     layout: tuple[int, ...]
+    batch: int = 256  # calibration batch of the converter (every intermediate tensor is held per batch)
 
     @property
     def onnx(self) -> Path:
@@ -56,6 +63,7 @@ BUILDS = (
     Build("mnist_mlp", "mnist_mlp_dynamo", (784,)),
     Build("mnist_cnn", "mnist_cnn", (1, 28, 28)),
     Build("dcgan", "dcgan_generator", (sampling.LATENT, 1, 1)),
+    Build("cppn", "cppn", (cppn_sampling.LATENT,), batch=32),
 )
 
 
@@ -131,17 +139,55 @@ def generator_metrics(spec: Build, model: Model) -> dict:
     }
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images (or batches), in dB."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float(10 * np.log10(255**2 / mse)) if mse else float("inf")
+
+
+def cppn_metrics(spec: Build, model: Model, samples: Path | None = None) -> dict:
+    """On-chain pixels (int8 output + 128) against the float output quantized with the same output
+    parameters: what the int8 engine loses against float arithmetic. Draws the samples_int8.png grid
+    (to `samples` if given)."""
+    out = model.ops[-1].out
+    z = cppn_sampling.latents(*CPPN_EVAL_LATENTS)
+    float_q = np.clip(np.rint(float_outputs(spec.onnx, z) / out.scale) + out.zero_point, -128, 127)
+    float_px = cppn_sampling.pixels(float_q.astype(np.int8)).astype(np.int16)
+    int8_px = cppn_sampling.pixels(model.run(model.quantize_input(z))).astype(np.int16)
+    error = np.abs(int8_px - float_px)
+    grid = cppn_sampling.latents(16, cppn_sampling.SAMPLES_SEED)
+    cppn_sampling.save_grid(
+        cppn_sampling.pixels(model.run(model.quantize_input(grid))),
+        samples or MODELS / spec.name / "samples_int8.png",
+    )
+    return {
+        "eval_latents": CPPN_EVAL_LATENTS[0],
+        "output_scale": out.scale,
+        "output_zero_point": out.zero_point,
+        "pixel_mean_abs_error": round(float(error.mean()), 3),
+        "pixel_p99_abs_error": int(np.percentile(error, 99)),
+        "psnr_db": round(psnr(int8_px, float_px), 2),
+        "psnr_db_worst_image": round(min(psnr(a, b) for a, b in zip(int8_px, float_px, strict=True)), 2),
+    }
+
+
+EVALUATORS = {"dcgan": generator_metrics, "cppn": cppn_metrics}
+
+
 def build(spec: Build) -> dict:
     """Convert one model, write its .aiem and return its metrics."""
-    model = convert(spec.onnx, np.load(spec.calibration))
+    model = convert(spec.onnx, np.load(spec.calibration), batch=spec.batch)
     spec.aiem.write_bytes(model.encode())
-    evaluate = generator_metrics if spec.name == "dcgan" else classifier_metrics
+    evaluate = EVALUATORS.get(spec.name, classifier_metrics)
     return describe(model) | evaluate(spec, model)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    names = set(sys.argv[1:] if argv is None else argv)
     results: dict[str, dict] = {}
     for spec in BUILDS:
+        if names and spec.name not in names:
+            continue
         results.setdefault(spec.name, {})[spec.stem] = build(spec)
         print(spec.stem, results[spec.name][spec.stem])
     for name, section in results.items():

@@ -11,9 +11,9 @@ import json
 import numpy as np
 
 from models import dataset
-from models.build import BUILDS, MODELS, Build
+from models.build import BUILDS, EVALUATORS, MODELS, Build
 
-CLASSIFIERS = {spec.stem: spec for spec in BUILDS if spec.name != "dcgan"}
+CLASSIFIERS = {spec.stem: spec for spec in BUILDS if spec.name not in EVALUATORS}  # the rest are generators
 GENERATOR = next(spec for spec in BUILDS if spec.name == "dcgan")
 
 
