@@ -1,8 +1,9 @@
 """The `opml` section of `aievm bench`: optimistic-inference disputes on an in-process devnet.
 
 Runs `aievm opml demo`'s scenarios (honest, tampered op 1, dishonest challenger) on the MNIST MLP and
-CNN, plus tampered op 3 of the CNN (its most expensive proof) and op 2 of the DCGAN generator (the shipped
-op with the most MACs), and reports per
+CNN, plus tampered op 3 of the CNN (its most expensive proof), op 2 of the DCGAN generator (the shipped
+op with the most MACs) and op 10 of the CPPN (the most expensive proof: a 98 kB input tensor), and reports
+per
 dispute: the outcome, the rounds, each party's gas, the one-step proof's gas and the wall time.
 """
 
@@ -15,6 +16,7 @@ from nodes.opml.demo import MODELS, ROOT, SCENARIOS, run_demo
 LARGEST = [
     ("MNIST CNN", ROOT / "models/mnist_cnn/mnist_cnn.aiem", 3),
     ("DCGAN", ROOT / "models/dcgan/dcgan_generator.aiem", 2),
+    ("CPPN", ROOT / "models/cppn/cppn.aiem", 10),
 ]
 
 

@@ -16,7 +16,7 @@ from eth_utils import keccak
 from evm_ext.contracts import model_store, sealed_accounts
 from evm_ext.model import load_model
 from nodes.opml.agents import Commitment
-from nodes.opml.commitment import CHUNK, leaves
+from nodes.opml.commitment import CHUNK, leaves, proof
 from nodes.opml.trace import trace
 from tests.opml_fixtures import ADDRESSES, PlainChain, decode, encode
 
@@ -89,6 +89,11 @@ class Game:
         return cid
 
 
+def _proof(cid: int, roots: list[bytes], committed: list[bytes], j: int) -> tuple:
+    """prove()'s arguments before the input tensors: chunk j's committed leaf and its Merkle proof."""
+    return cid, roots, j, committed[j], proof(committed, j)
+
+
 @pytest.fixture
 def game() -> Game:
     return Game()
@@ -105,7 +110,7 @@ def test_tampered_submission_is_slashed_and_the_challenger_paid(game):
     j = next(
         i for i, (a, b) in enumerate(zip(theirs_leaves, leaves(honest.values[1]), strict=True)) if a != b
     )
-    game.ok("prove", cid, theirs.roots, theirs_leaves, j, honest.values[0], sender=CHALLENGER)
+    game.ok("prove", *_proof(cid, theirs.roots, theirs_leaves, j), [honest.values[0]], sender=CHALLENGER)
     spent += game.gas["prove"]
     assert game.state(sid) == SLASHED
     assert game.chain.balance(ADDRESSES[CHALLENGER]) == before + BOND - spent * 2 * 10**9
@@ -119,27 +124,45 @@ def test_a_wrong_proof_reverts_and_the_challenger_loses_by_timeout(game):
     cid = game.to_prove(sid, c)
     game.fails(
         "prove",
-        cid,
-        c.roots,
-        leaves(c.values[1]),
-        0,
-        c.values[0],
+        *_proof(cid, c.roots, leaves(c.values[1]), 0),
+        [c.values[0]],
         sender=CHALLENGER,
         error="ChunkIsCorrect(uint256)",
     )
+    committed = leaves(c.values[1])
+    for j, leaf, path in ((0, committed[1], proof(committed, 1)), (0, c.roots[1], [])):  # not leaf 0
+        game.fails(
+            "prove",
+            cid,
+            c.roots,
+            j,
+            leaf,
+            path,
+            [c.values[0]],
+            sender=CHALLENGER,
+            error="BadCommitment(string)",
+        )
     wrong_input = bytes([c.values[0][0] ^ 1]) + c.values[0][1:]
     game.fails(
         "prove",
-        cid,
-        c.roots,
-        leaves(c.values[1]),
-        0,
-        wrong_input,
+        *_proof(cid, c.roots, leaves(c.values[1]), 0),
+        [wrong_input],
         sender=CHALLENGER,
         error="BadCommitment(string)",
     )
     game.fails(
-        "prove", cid, c.roots, leaves(c.values[1]), 0, c.values[0], sender=SUBMITTER, error="NotYourMove()"
+        "prove",
+        *_proof(cid, c.roots, leaves(c.values[1]), 0),
+        [c.values[0], c.values[0]],  # one input tensor too many
+        sender=CHALLENGER,
+        error="BadCommitment(string)",
+    )
+    game.fails(
+        "prove",
+        *_proof(cid, c.roots, leaves(c.values[1]), 0),
+        [c.values[0]],
+        sender=SUBMITTER,
+        error="NotYourMove()",
     )
     game.fails("timeout", cid, sender=SUBMITTER, error="TooEarly(uint256)")
     game.fails("finalize", sid, sender=SUBMITTER, error="TooEarly(uint256)")
@@ -211,7 +234,12 @@ def test_bonds_models_and_concurrent_challenges(game):
     cid = game.to_prove(sid, theirs, op=1)
     honest = Commitment(trace(game.model, game.x))
     assert theirs.roots[1] == honest.roots[1]
-    game.ok("prove", cid, theirs.roots, leaves(theirs.values[2]), 0, honest.values[1], sender=CHALLENGER)
+    game.ok(
+        "prove",
+        *_proof(cid, theirs.roots, leaves(theirs.values[2]), 0),
+        [honest.values[1]],
+        sender=CHALLENGER,
+    )
     assert game.state(sid) == SLASHED
     before = game.chain.balance(ADDRESSES[OTHER])
     game.ok("refund", second, sender=OTHER)
@@ -220,10 +248,14 @@ def test_bonds_models_and_concurrent_challenges(game):
     assert game.chain.balance(game.address) == 0
 
 
-# The shipped ops with the most work per output chunk (MLP op 1: fan-in 784) and in total (DCGAN op 2:
-# 1.6M MACs, a 4x4 stride-2 transposed conv over 64 channels). The dishonest commitment differs from the
-# honest trace in one byte of an interior chunk of op `op`'s output only.
-@pytest.mark.parametrize(("path", "op"), [("mnist_mlp/mnist_mlp.aiem", 1), ("dcgan/dcgan_generator.aiem", 2)])
+# The shipped ops with the most work per output chunk (MLP op 1: fan-in 784), in total (DCGAN op 2: 1.6M
+# MACs, a 4x4 stride-2 transposed conv over 64 channels) and with the largest tensors (CPPN op 10: a 5x5
+# depthwise conv on 24x64x64, whose 98 kB input is sent and hashed, 3,072 leaves). The dishonest
+# commitment differs from the honest trace in one byte of an interior chunk of op `op`'s output only.
+@pytest.mark.parametrize(
+    ("path", "op"),
+    [("mnist_mlp/mnist_mlp.aiem", 1), ("dcgan/dcgan_generator.aiem", 2), ("cppn/cppn.aiem", 10)],
+)
 def test_one_step_proof_of_the_largest_ops_costs_under_5m_gas(path, op):
     game = Game(path)
     honest = trace(game.model, game.x)
@@ -233,6 +265,8 @@ def test_one_step_proof_of_the_largest_ops_costs_under_5m_gas(path, op):
     theirs = Commitment([*honest[:op], bytes(wrong), *honest[op + 1 :]])
     sid = game.ok("submit", MODEL, game.x, theirs.values[-1], theirs.root, sender=SUBMITTER, value=BOND)
     cid = game.to_prove(sid, theirs, op=op - 1)
-    game.ok("prove", cid, theirs.roots, leaves(theirs.values[op]), j, honest[op - 1], sender=CHALLENGER)
+    game.ok(
+        "prove", *_proof(cid, theirs.roots, leaves(theirs.values[op]), j), [honest[op - 1]], sender=CHALLENGER
+    )
     assert game.state(sid) == SLASHED
     assert game.gas["prove"] < 5_000_000

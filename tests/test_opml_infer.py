@@ -56,12 +56,13 @@ def _reverts(chain, address, fn: str, args: tuple, error: str, *params) -> None:
 def test_infer_verifier_matches_the_engine_on_the_shipped_models(path):
     model = load_model(ROOT / "models" / path)
     stores = {_store(path, -1): model.encode()}
-    stores |= {_store(path, k): op_model(model, k) for k in range(len(model.ops))}
+    stores |= {_store(path, k): op_model(model, k) for k, op in enumerate(model.ops) if len(op.inputs) == 1}
+    stores |= {_store(path, k): model.encode() for k, op in enumerate(model.ops) if len(op.inputs) > 1}
     wrong = bytearray(op_model(model, 0))
     wrong[len(wrong) // 2] ^= 1  # a weight (or, for a small conv, a parameter) of op 1
     stores[_store(path, "wrong")] = bytes(wrong)
     chain = PlainChain(_accounts(stores), vm_class=CancunInferVM)
-    verifier = chain.deploy("InferOneStep", model_store().runtime_code_hash)
+    verifier = chain.deploy("InferOneStep", model_store().runtime_code_hash, chain.deploy("OneStepVerifier"))
     main = _store(path, -1)
     x = np.random.default_rng(11).integers(-128, 128, model.input_size).astype(np.int8).tobytes()
     values = trace(model, x)
@@ -69,16 +70,26 @@ def test_infer_verifier_matches_the_engine_on_the_shipped_models(path):
         chain,
         verifier,
         "chunk",
-        (main, 0, values[0], 0),
+        (main, 0, [values[0]], 0),
         "NotRegistered(address,uint256)",
         "0x" + main.hex(),
         0,
     )
     for k, op in enumerate(model.ops):
-        _call(chain, verifier, "register", main, k, _store(path, k))
+        if len(op.inputs) == 1:
+            _call(chain, verifier, "register", main, k, _store(path, k))
+        else:  # forwarded to the plain verifier
+            _reverts(
+                chain,
+                verifier,
+                "register",
+                (main, k, _store(path, k)),
+                "NotTheOp(string)",
+                "a two-input op runs on the plain verifier",
+            )
         n = -(-op.out.size // CHUNK)
         for j in sorted({0, n // 2, n - 1}):
-            got = _call(chain, verifier, "chunk", main, k, values[op.inputs[0]], j)
+            got = _call(chain, verifier, "chunk", main, k, [values[i] for i in op.inputs], j)
             assert got == values[k + 1][j * CHUNK : (j + 1) * CHUNK], (path, k, j)
     if len(model.ops) > 1:  # op 2's one-op model is not op 1's
         _reverts(chain, verifier, "register", (main, 0, _store(path, 1)), "NotTheOp(string)", "input value")
@@ -90,15 +101,18 @@ def test_infer_verifier_matches_the_engine_on_random_ops():
     models = {(kind, seed): _random_op(kind, seed) for kind in KINDS for seed in range(3)}
     stores = {_store(str(key), 0): m.encode() for key, m in models.items()}
     chain = PlainChain(_accounts(stores), vm_class=CancunInferVM)
-    verifier = chain.deploy("InferOneStep", model_store().runtime_code_hash)
+    verifier = chain.deploy("InferOneStep", model_store().runtime_code_hash, chain.deploy("OneStepVerifier"))
     for key, model in models.items():
         address = _store(str(key), 0)
-        _call(chain, verifier, "register", address, 0, address)  # a one-op model is its own op model
+        k = len(model.ops) - 1
+        if len(model.ops) == 1:
+            _call(chain, verifier, "register", address, 0, address)  # a one-op model is its own op model
         x = np.random.default_rng(key[1]).integers(-128, 128, model.input_size).astype(np.int8).tobytes()
-        expected = model.run_bytes(x)
+        values = trace(model, x)
+        xs, expected = [values[i] for i in model.ops[-1].inputs], model.run_bytes(x)
         for j in range(-(-len(expected) // CHUNK)):
             assert (
-                _call(chain, verifier, "chunk", address, 0, x, j) == expected[j * CHUNK : (j + 1) * CHUNK]
+                _call(chain, verifier, "chunk", address, k, xs, j) == expected[j * CHUNK : (j + 1) * CHUNK]
             ), key
 
 

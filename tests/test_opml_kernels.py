@@ -20,11 +20,13 @@ from evm_ext.model.ops import (
     Add,
     ArgMax,
     AvgPool,
+    Concat,
     Conv,
     ConvTranspose,
     FullyConnected,
     Lookup,
     MaxPool,
+    Mul,
     Requant,
     Reshape,
     Softmax,
@@ -38,7 +40,12 @@ from nodes.opml.trace import trace
 from tests.opml_fixtures import PlainChain, decode, encode
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
-SHIPPED = ["mnist_mlp/mnist_mlp.aiem", "mnist_cnn/mnist_cnn.aiem", "dcgan/dcgan_generator.aiem"]
+SHIPPED = [
+    "mnist_mlp/mnist_mlp.aiem",
+    "mnist_cnn/mnist_cnn.aiem",
+    "dcgan/dcgan_generator.aiem",
+    "cppn/cppn.aiem",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +73,10 @@ def test_shipped_model_chunks_match_the_engine(verifier, path):
     for k, op in enumerate(model.ops):
         n = -(-op.out.size // CHUNK)
         for j in sorted({0, int(rng.integers(n)), n - 1}):
-            got = _call(verifier, "chunkOf", raw, k, values[op.inputs[0]], j)
+            got = _call(verifier, "chunkOf", raw, k, [values[i] for i in op.inputs], j)
             assert got == values[k + 1][j * CHUNK : (j + 1) * CHUNK], (path, k, j)
-        shape = _call(verifier, "opShapeOf", raw, k)
-        assert list(shape) == [len(model.ops), op.inputs[0], model.values[op.inputs[0]].size, op.out.size]
+        ops, inputs, size = _call(verifier, "opShapeOf", raw, k)
+        assert (ops, list(inputs), size) == (len(model.ops), list(op.inputs), op.out.size)
 
 
 def _requant(rng, channels: int, fan_in: int, clamp: bool) -> Requant:
@@ -148,6 +155,16 @@ def _random_op(kind: str, seed: int) -> Model:
             op = Softmax((0,), [x], axis, softmax_table(float(rng.uniform(0.02, 0.3))))
         else:
             op = ArgMax((0,), [x], axis, bool(seed % 2))
+    elif kind in ("add", "mul"):  # value 1 is x's per-channel mean (C, 1, 1): broadcast as in the CPPN
+        mean = AvgPool((0,), [x], Geometry(x.shape[1:], (1, 1), (1, 1), (0, 0, 0, 0)), True)
+        inputs = (1, 0) if seed % 2 else (0, 1)
+        ins = [(x, mean.out)[i] for i in inputs]
+        if kind == "add":
+            mults = (int(rng.integers(1 << 30, 1 << 31)), int(rng.integers(1 << 28, 1 << 31)))
+            op = Add(inputs, ins, 0.1, int(rng.integers(-20, 20)), -128, 127, mults, 31)
+        else:
+            op = Mul(inputs, ins, _requant(rng, 1, 1 << 12, bool(seed % 2)))
+        return Model(x, [mean, op])
     else:
         op = Reshape((0,), [x], (x.shape[1], x.size // x.shape[1]))
     return Model(x, [op])
@@ -164,18 +181,21 @@ KINDS = [
     "transpose",
     "softmax",
     "argmax",
+    "add",
+    "mul",
 ]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_random_ops_match_the_engine(verifier, kind):
     for seed in range(5):
-        model = _random_op(kind, seed)
+        model = _random_op(kind, seed)  # the op under test is the last one
         x = np.random.default_rng(100 + seed).integers(-128, 128, model.input_size).astype(np.int8).tobytes()
-        expected = model.run_bytes(x)
-        assert _call(verifier, "outputOf", model.encode(), 0, x) == expected, (kind, seed)
+        values = trace(model, x)
+        k, xs, expected = len(model.ops) - 1, [values[i] for i in model.ops[-1].inputs], model.run_bytes(x)
+        assert _call(verifier, "outputOf", model.encode(), k, xs) == expected, (kind, seed)
         n = -(-len(expected) // CHUNK)
-        assert _call(verifier, "chunkOf", model.encode(), 0, x, n - 1) == expected[(n - 1) * CHUNK :]
+        assert _call(verifier, "chunkOf", model.encode(), k, xs, n - 1) == expected[(n - 1) * CHUNK :]
 
 
 def _reverts(verifier, args: tuple, error: str, *params) -> None:
@@ -201,19 +221,22 @@ def test_a_value_read_by_several_ops_keeps_its_zero_point(verifier):
     )
     model = Model(x, [lookup, fc])
     inp = rng.integers(-128, 128, 40).astype(np.int8).tobytes()
-    assert _call(verifier, "outputOf", model.encode(), 1, inp) == model.run_bytes(inp)
+    assert _call(verifier, "outputOf", model.encode(), 1, [inp]) == model.run_bytes(inp)
 
 
 def test_unsupported_kind_and_bad_input_revert_with_reasons(verifier):
     x = Value((10,), 0.1, 0)
-    add = Model(x, [Add((0, 0), [x, x], 0.1, 0, -128, 127, (1 << 30, 1 << 30), 31)])  # two inputs
-    _reverts(verifier, (add.encode(), 0, bytes(10), 0), "UnsupportedOp(uint256,uint256)", 0, 4)
+    rq = Requant(0.1, 0, -128, 127, np.full(2, 1 << 30, np.uint32), np.full(2, 30, np.uint8))
+    concat = Model(x, [Concat((0, 0), [x, x], 0, rq)])
+    _reverts(verifier, (concat.encode(), 0, [bytes(10)] * 2, 0), "UnsupportedOp(uint256,uint256)", 0, 11)
     fc = _random_op("fully_connected", 1)
     short = bytes(fc.input_size - 1)
     _reverts(
-        verifier, (fc.encode(), 0, short, 0), "BadInput(uint256,uint256)", fc.input_size - 1, fc.input_size
+        verifier, (fc.encode(), 0, [short], 0), "BadInput(uint256,uint256)", fc.input_size - 1, fc.input_size
     )
-    _reverts(verifier, (b"AIEM\x02" + bytes(20), 0, b"", 0), "BadModel(string)", "not an aievm model v1")
+    two = [bytes(fc.input_size)] * 2
+    _reverts(verifier, (fc.encode(), 0, two, 0), "BadInput(uint256,uint256)", 2, 1)
+    _reverts(verifier, (b"AIEM\x02" + bytes(20), 0, [b""], 0), "BadModel(string)", "not an aievm model v1")
     _reverts(
-        verifier, (fc.encode()[:-1], 0, bytes(fc.input_size), 0), "BadModel(string)", "truncated op body"
+        verifier, (fc.encode()[:-1], 0, [bytes(fc.input_size)], 0), "BadModel(string)", "truncated op body"
     )

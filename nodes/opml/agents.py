@@ -6,7 +6,7 @@ challengers that stopped moving, and finalizes after the window.
 
 Challenger: re-runs every new submission with the engine; if its commitment root differs, challenges,
 names the first op whose output root differs (its inputs' roots agree), then the first differing chunk,
-and sends the one-step proof with that op's input tensor from its own trace. `dishonest` challenges every
+and sends the one-step proof with that op's input tensors from its own trace. `dishonest` challenges every
 submission and disputes op 1, chunk 0 (for tests and demos: its proof reverts and it loses by timeout).
 """
 
@@ -19,7 +19,7 @@ from evm_ext.model import Model, decode_model
 from evm_ext.model.errors import ModelFormatError
 from nodes.deploy import deploy_model
 from nodes.opml.client import Game, MoveReverted, op_model, read_model
-from nodes.opml.commitment import commitment_root, leaves, tensor_root
+from nodes.opml.commitment import commitment_root, leaves, proof, tensor_root
 from nodes.opml.trace import trace
 
 PENDING, FINALIZED, SLASHED = 1, 2, 3
@@ -206,11 +206,13 @@ class Challenger:
             (roots_ev,) = g.events("RootsRevealed", opened, block, challenge=cid)
             ours = leaves(mine.values[c["op"] + 1])
             j = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b), 0)
-            if g.uses_infer:
+            inputs = (c["input"], c["input2"])[: c["arity"]]
+            if g.uses_infer and c["arity"] == 1:
                 self._register(model, c["op"])
             try:  # sent without an eth_call first (that would run the kernel twice); a wrong one reverts
                 roots = list(roots_ev["roots"])
-                receipt = g.transact("prove", cid, roots, theirs, j, mine.values[c["input"]], preflight=False)
+                xs = [mine.values[i] for i in inputs]
+                receipt = g.transact("prove", cid, roots, j, theirs[j], proof(theirs, j), xs, preflight=False)
                 self.proof_gas = receipt["gasUsed"]
                 self.log(f"challenge {cid}: one-step proof of chunk {j} of op {c['op'] + 1} accepted")
             except MoveReverted as exc:

@@ -122,10 +122,9 @@ class Party:
 def deploy_game(party: Party, params: GameParams = GameParams(), verifier_kind: str = "plain") -> str:
     """Deploy a one-step verifier ("plain": OneStepVerifier, any EVM; "infer": InferOneStep, chains with
     INFER) and an OpmlGame using it; returns the game's address."""
-    if verifier_kind == "infer":
-        verifier = party.deploy("InferOneStep", model_store().runtime_code_hash)
-    else:
-        verifier = party.deploy("OneStepVerifier")
+    verifier = party.deploy("OneStepVerifier")
+    if verifier_kind == "infer":  # two-input ops are forwarded to the plain verifier
+        verifier = party.deploy("InferOneStep", model_store().runtime_code_hash, verifier)
     return party.deploy(
         "OpmlGame",
         verifier,
@@ -245,7 +244,17 @@ class Game:
         return dict(zip(fields, self.fn.submissions(sid).call(), strict=True))
 
     def challenge(self, cid: int) -> dict:
-        fields = ("sid", "challenger", "phase", "deadline", "op", "input", "leaf_count", "leaves_hash")
+        fields = (
+            "sid",
+            "challenger",
+            "phase",
+            "deadline",
+            "op",
+            "input",
+            "input2",
+            "arity",
+            "leaf_count",
+        )
         return dict(zip(fields, self.fn.challenges(cid).call(), strict=True))
 
     def events(self, name: str, from_block: int, to_block: int, **filters: Any) -> list[dict]:

@@ -48,5 +48,14 @@ def tensor_root(tensor: bytes) -> bytes:
     return root_of(leaves(tensor))
 
 
+def proof(leaf: list[bytes], index: int) -> list[bytes]:
+    """The siblings of leaf `index`, bottom-up (ChunkTree.verify)."""
+    path = []
+    for level in _levels(leaf)[:-1]:
+        path.append(level[index ^ 1])
+        index //= 2
+    return path
+
+
 def commitment_root(value_roots: list[bytes]) -> bytes:
     return keccak(b"".join(value_roots))

@@ -34,19 +34,58 @@ library ChunkTree {
         return rootOf(leaves(tensor));
     }
 
-    /// The root over `leaf` hashes (padded with zeros to a power of two; consumed as scratch space).
-    function rootOf(bytes32[] memory leaf) internal pure returns (bytes32) {
+    /// The root over `leaf` hashes (padded with zeros to a power of two). Pairs are hashed in scratch
+    /// space and parents overwrite the level in place, so memory grows by one level only.
+    function rootOf(bytes32[] memory leaf) internal pure returns (bytes32 h) {
         require(leaf.length > 0, "empty tree");
         uint256 width = 1;
         while (width < leaf.length) width *= 2;
         bytes32[] memory level = new bytes32[](width);
         for (uint256 i = 0; i < leaf.length; i++) level[i] = leaf[i];
-        while (width > 1) {
-            width /= 2;
-            for (uint256 i = 0; i < width; i++) {
-                level[i] = keccak256(abi.encodePacked(level[2 * i], level[2 * i + 1]));
+        assembly ("memory-safe") {
+            let base := add(level, 32)
+            for {} gt(width, 1) {} {
+                width := shr(1, width)
+                for { let i := 0 } lt(i, width) { i := add(i, 1) } {
+                    mstore(0, mload(add(base, shl(6, i))))
+                    mstore(32, mload(add(base, add(shl(6, i), 32))))
+                    mstore(add(base, shl(5, i)), keccak256(0, 64))
+                }
             }
+            h := mload(base)
         }
-        return level[0];
+    }
+
+    /// Levels of the tree over `n` leaves: the length of every Merkle proof in it.
+    function depth(uint256 n) internal pure returns (uint256 d) {
+        while ((uint256(1) << d) < n) d++;
+    }
+
+    /// Whether `leaf` is leaf `index` of a tree of `n` leaves with root `rootHash`; `proof` lists the
+    /// siblings bottom-up and must have exactly depth(n) entries (so no inner node passes as a leaf).
+    function verify(bytes32 rootHash, uint256 n, uint256 index, bytes32 leaf, bytes32[] calldata proof)
+        internal
+        pure
+        returns (bool)
+    {
+        if (index >= n || proof.length != depth(n)) return false;
+        bytes32 h = leaf;
+        for (uint256 i = 0; i < proof.length; i++) {
+            bytes32 sibling = proof[i];
+            assembly ("memory-safe") {
+                switch and(index, 1)
+                case 0 {
+                    mstore(0, h)
+                    mstore(32, sibling)
+                }
+                default {
+                    mstore(0, sibling)
+                    mstore(32, h)
+                }
+                h := keccak256(0, 64)
+            }
+            index >>= 1;
+        }
+        return h == rootHash;
     }
 }

@@ -9,6 +9,8 @@ import {OpTable} from "./OpTable.sol";
 ///   fully_connected, conv, conv_transpose: acc = bias + sum (x - zpIn) * w  (padding holds zpIn: adds 0),
 ///     y = clamp(((acc * M + 2^(s-1)) >> s) + zpOut, lo, hi) with an arithmetic (floor) shift, per channel;
 ///   max_pool: window maximum, padding -128 (never wins: every window holds a real element);
+///   add: clamp(((a - za) Ma + (b - zb) Mb + 2^(s-1)) >> s) + zo); mul: clamp((((a - za)(b - zb) M
+///     + 2^(s-1)) >> s) + zo); both with numpy broadcasting of the two inputs;
 ///   avg_pool: floor((2 * sum + n) / (2 * n)), padding the zero point (or left out of sum and n when
 ///     count_include_pad is 0); lookup: y = table[x + 128]; reshape: y = x (same flat order);
 ///   transpose: y[i_0..] = x[i_perm^-1..]; softmax along an axis: d = max - x, E = T[d], S = sum E,
@@ -21,12 +23,14 @@ library Kernels {
 
     error BadInput(uint256 length, uint256 expected);
 
-    function run(bytes memory m, OpTable.Op memory op, bytes memory x, uint256 start, uint256 end)
+    /// `x2` is the second input of add and mul (empty for the other kinds).
+    function run(bytes memory m, OpTable.Op memory op, bytes memory x, bytes memory x2, uint256 start, uint256 end)
         internal
         pure
         returns (bytes memory y)
     {
         if (x.length != op.x.size) revert BadInput(x.length, op.x.size);
+        if (op.arity == 2 && x2.length != op.x2.size) revert BadInput(x2.length, op.x2.size);
         require(start <= end && end <= op.y.size, "range outside the output");
         y = new bytes(end - start);
         uint256 kind = op.kind;
@@ -35,6 +39,7 @@ library Kernels {
         else if (kind == OpTable.CONV_TRANSPOSE) _convTranspose(m, op, x, start, y);
         else if (kind == OpTable.MAX_POOL) _maxPool(m, op, x, start, y);
         else if (kind == OpTable.LOOKUP) _lookup(m, op, x, start, y);
+        else if (kind == OpTable.ADD || kind == OpTable.MUL) _binary(m, op, x, x2, start, y);
         else if (kind == OpTable.AVG_POOL) _avgPool(m, op, x, start, y);
         else if (kind == OpTable.TRANSPOSE) _transpose(m, op, x, start, y);
         else if (kind == OpTable.SOFTMAX) _softmax(m, op, x, start, y);
@@ -278,6 +283,60 @@ library Kernels {
             }
             y[i] = bytes1(uint8(int8(_floorDiv(2 * total + count, 2 * count))));
         }
+    }
+
+    /// add and mul: output element e's multi-index, right-aligned, reads index 0 along an input's 1-dims.
+    function _binary(
+        bytes memory m,
+        OpTable.Op memory op,
+        bytes memory x,
+        bytes memory x2,
+        uint256 start,
+        bytes memory y
+    ) private pure {
+        uint256[] memory sa = _broadcastStrides(op.y.dims, op.x.dims);
+        uint256[] memory sb = _broadcastStrides(op.y.dims, op.x2.dims);
+        for (uint256 i = 0; i < y.length; i++) {
+            uint256 e = start + i;
+            uint256 ia = 0;
+            uint256 ib = 0;
+            for (uint256 k = op.y.dims.length; k > 0; k--) {
+                uint256 pos = e % op.y.dims[k - 1];
+                e /= op.y.dims[k - 1];
+                ia += pos * sa[k - 1];
+                ib += pos * sb[k - 1];
+            }
+            y[i] = _binaryValue(m, op, x.i8(ia) - op.x.zp, x2.i8(ib) - op.x2.zp);
+        }
+    }
+
+    /// Per output axis, the input's stride along it (0 where the input broadcasts: absent or 1).
+    function _broadcastStrides(uint256[] memory out, uint256[] memory dims)
+        private
+        pure
+        returns (uint256[] memory strides)
+    {
+        strides = new uint256[](out.length);
+        uint256 stride = 1;
+        for (uint256 back = 0; back < dims.length; back++) {
+            uint256 d = dims[dims.length - 1 - back];
+            if (d != 1) strides[out.length - 1 - back] = stride;
+            stride *= d;
+        }
+    }
+
+    /// add: (a Ma + c Mb + 2^(s-1)) >> s; mul: (a c M + 2^(s-1)) >> s; then + zp, clamped (a, c centred).
+    function _binaryValue(bytes memory m, OpTable.Op memory op, int256 a, int256 c) private pure returns (bytes1) {
+        uint256 b = op.body;
+        bool add = op.kind == OpTable.ADD;
+        int256 acc = add
+            ? a * int256(m.u32(b + 11)) + c * int256(m.u32(b + 15))
+            : a * c * int256(m.u32(b + 11));
+        uint256 s = m.u8(b + (add ? 19 : 15));
+        int256 v = ((acc + int256(1 << (s - 1))) >> s) + m.i8(b + 8);
+        if (v < m.i8(b + 9)) v = m.i8(b + 9);
+        if (v > m.i8(b + 10)) v = m.i8(b + 10);
+        return bytes1(uint8(int8(v)));
     }
 
     /// floor(a / b) for b > 0 (Solidity's / truncates toward zero).

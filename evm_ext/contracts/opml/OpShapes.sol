@@ -6,11 +6,11 @@ import {OpTable} from "./OpTable.sol";
 
 /// @title OpShapes: the model views both one-step verifiers share (read from the sealed model's code).
 abstract contract OpShapes {
-    /// Op k's input value index and the sizes of its input and output tensors; the model's op count.
+    /// The model's op count, op k's input value indices (one per input) and its output size.
     function opShape(address model, uint256 k)
         external
         view
-        returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize)
+        returns (uint256 ops, uint256[] memory inputs, uint256 outSize)
     {
         return opShapeOf(ModelCode.load(model), k);
     }
@@ -26,9 +26,12 @@ abstract contract OpShapes {
     function opShapeOf(bytes memory m, uint256 k)
         public
         pure
-        returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize)
+        returns (uint256 ops, uint256[] memory inputs, uint256 outSize)
     {
         OpTable.Op memory op = OpTable.locate(m, k);
-        return (OpTable.opCount(m), op.input, op.x.size, op.y.size);
+        inputs = new uint256[](op.arity);
+        inputs[0] = op.input;
+        if (op.arity == 2) inputs[1] = op.input2;
+        return (OpTable.opCount(m), inputs, op.y.size);
     }
 }

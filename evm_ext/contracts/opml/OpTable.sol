@@ -9,14 +9,17 @@ import {Bytes} from "./Bytes.sol";
 /// and the byte offset of its body) is derived here from the sealed model's bytes, never taken from a
 /// prover. Shapes are derived from the input shape and the bodies exactly as the decoder does; each
 /// body is checked to lie inside the model. Supported kinds: the op kinds of the shipped models
-/// (fully_connected, conv, conv_transpose, lookup, max_pool, reshape) and the single-input kinds avg_pool,
-/// transpose, softmax and argmax; the multi-input kinds (add, mul, concat) revert with UnsupportedOp, so a submission on such a model cannot be disputed (docs/optimistic.md, "Limits").
+/// (fully_connected, conv, conv_transpose, add, lookup, max_pool, reshape, transpose) and avg_pool, mul,
+/// softmax and argmax; concat reverts with UnsupportedOp, so a submission on such a model cannot be
+/// disputed (docs/optimistic.md, "Limits").
 library OpTable {
     using Bytes for bytes;
 
     uint256 internal constant FULLY_CONNECTED = 1;
     uint256 internal constant CONV = 2;
     uint256 internal constant CONV_TRANSPOSE = 3;
+    uint256 internal constant ADD = 4;
+    uint256 internal constant MUL = 5;
     uint256 internal constant LOOKUP = 6;
     uint256 internal constant MAX_POOL = 7;
     uint256 internal constant AVG_POOL = 8;
@@ -40,13 +43,17 @@ library OpTable {
         uint256[] dims;
     }
 
-    /// One op: kind, its input's value index, body [body, end) in the model bytes, input and output values.
+    /// One op: kind, its input value index (and the second one: add, mul), body [body, end) in the model
+    /// bytes, input values and output value.
     struct Op {
         uint256 kind;
+        uint256 arity;
         uint256 input;
+        uint256 input2;
         uint256 body;
         uint256 end;
         Value x;
+        Value x2;
         Value y;
     }
 
@@ -94,11 +101,14 @@ library OpTable {
         for (uint256 i = 0; i <= k; i++) {
             if (at + 4 > m.length) revert BadModel("truncated op header");
             op.kind = m.u8(at);
-            if (m.u8(at + 1) != 1) revert UnsupportedOp(i, op.kind);
+            op.arity = m.u8(at + 1);
+            if (op.arity != (op.kind == ADD || op.kind == MUL ? 2 : 1)) revert UnsupportedOp(i, op.kind);
             op.input = m.u16(at + 2);
-            if (op.input > i) revert BadModel("input refers to a later value");
+            op.input2 = op.arity == 2 ? m.u16(at + 4) : 0;
+            if (op.input > i || op.input2 > i) revert BadModel("input refers to a later value");
             op.x = values[op.input];
-            op.body = at + 4;
+            op.x2 = values[op.input2];
+            op.body = at + 2 + 2 * op.arity;
             _body(m, op, i);
             if (op.end > m.length) revert BadModel("truncated op body");
             values[i + 1] = op.y;
@@ -136,6 +146,9 @@ library OpTable {
             uint256 requant = b + (kind == CONV ? 28 : 32) + weights + 4 * cout;
             op.end = requant + 11 + 5 * cout;
             op.y = value(_dims(cout, oh, ow, 3), m.i8(requant + 8));
+        } else if (kind == ADD || kind == MUL) {
+            op.end = b + (kind == ADD ? 20 : 16);
+            op.y = value(_broadcast(op.x.dims, op.x2.dims), m.i8(b + 8));
         } else if (kind == LOOKUP) {
             op.end = b + 265;
             // a new Value: memory structs are references, and op.x is the producer's value itself
@@ -195,6 +208,18 @@ library OpTable {
         d = new uint256[](rank);
         d[0] = a;
         if (rank == 3) (d[1], d[2]) = (b, c);
+    }
+
+    /// numpy broadcasting of two per-sample shapes (right-aligned; equal dims, or one of them 1).
+    function _broadcast(uint256[] memory a, uint256[] memory b) private pure returns (uint256[] memory d) {
+        uint256 n = a.length > b.length ? a.length : b.length;
+        d = new uint256[](n);
+        for (uint256 i = 0; i < n; i++) {
+            uint256 da = i < n - a.length ? 1 : a[i - (n - a.length)];
+            uint256 db = i < n - b.length ? 1 : b[i - (n - b.length)];
+            if (da != db && da != 1 && db != 1) revert BadModel("shapes do not broadcast");
+            d[i] = da > db ? da : db;
+        }
     }
 
     /// ArgMax's output dims: the axis removed (or kept as 1); a scalar result has dims (1).

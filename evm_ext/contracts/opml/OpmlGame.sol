@@ -7,9 +7,9 @@ interface IOneStep {
     function opShape(address model, uint256 k)
         external
         view
-        returns (uint256 ops, uint256 input, uint256 inSize, uint256 outSize);
+        returns (uint256 ops, uint256[] memory inputs, uint256 outSize);
     function modelShape(address model) external view returns (uint256 ops, uint256 inSize, uint256 outSize);
-    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory);
+    function chunk(address model, uint256 k, bytes[] calldata xs, uint256 j) external view returns (bytes memory);
 }
 
 interface ISealedModel {
@@ -54,8 +54,9 @@ contract OpmlGame {
         uint64 deadline;
         uint32 op;
         uint32 input;
+        uint32 input2;
+        uint8 arity;
         uint32 leafCount;
-        bytes32 leavesHash;
     }
 
     IOneStep public immutable verifier;
@@ -142,7 +143,7 @@ contract OpmlGame {
         s.open += 1;
         cid = challenges.length;
         uint256 deadline = block.number + moveBlocks;
-        challenges.push(Challenge(id, msg.sender, Phase.RevealRoots, uint64(deadline), 0, 0, 0, 0));
+        challenges.push(Challenge(id, msg.sender, Phase.RevealRoots, uint64(deadline), 0, 0, 0, 0, 0));
         emit Challenged(id, cid, msg.sender, deadline);
     }
 
@@ -162,8 +163,10 @@ contract OpmlGame {
     function pickOp(uint256 cid, uint256 k) external {
         (Challenge storage c, Submission storage s) = _move(cid, Phase.PickOp);
         if (k >= s.ops) revert BadCommitment("no such op");
-        (, uint256 input,, uint256 outSize) = verifier.opShape(s.model, k);
-        (c.op, c.input, c.leafCount) = (uint32(k), uint32(input), uint32(ChunkTree.leafCount(outSize)));
+        (, uint256[] memory inputs, uint256 outSize) = verifier.opShape(s.model, k);
+        (c.op, c.input, c.arity, c.leafCount) =
+            (uint32(k), uint32(inputs[0]), uint8(inputs.length), uint32(ChunkTree.leafCount(outSize)));
+        if (inputs.length == 2) c.input2 = uint32(inputs[1]);
         c.phase = Phase.RevealLeaves;
         emit OpPicked(cid, k, _next(c));
     }
@@ -175,23 +178,27 @@ contract OpmlGame {
         if (leaves.length != c.leafCount || ChunkTree.rootOf(leaves) != roots[c.op + 1]) {
             revert BadCommitment("leaves");
         }
-        c.leavesHash = keccak256(abi.encodePacked(leaves));
         c.phase = Phase.Prove;
         emit LeavesRevealed(cid, leaves, _next(c));
     }
 
-    /// Challenger: the one-step proof. `x` is the disputed op's whole input tensor (checked against its
-    /// committed root); chunk `j` is recomputed on chain and must differ from the committed leaf.
-    function prove(uint256 cid, bytes32[] calldata roots, bytes32[] calldata leaves, uint256 j, bytes calldata x)
-        external
-    {
+    /// Challenger: the one-step proof. Chunk `j`'s committed leaf comes with its Merkle proof against the
+    /// disputed op's output root (the revealed leaves hash to it); `xs` are the op's whole input tensors
+    /// (each checked against its committed root); chunk `j` is recomputed on chain and must differ.
+    function prove(
+        uint256 cid,
+        bytes32[] calldata roots,
+        uint256 j,
+        bytes32 leaf,
+        bytes32[] calldata proof,
+        bytes[] calldata xs
+    ) external {
         (Challenge storage c, Submission storage s) = _move(cid, Phase.Prove);
         _checkRoots(s, roots);
-        if (keccak256(abi.encodePacked(leaves)) != c.leavesHash) revert BadCommitment("leaves");
-        if (j >= leaves.length) revert BadCommitment("no such chunk");
-        if (ChunkTree.root(x) != roots[c.input]) revert BadCommitment("input tensor");
-        bytes memory y = verifier.chunk(s.model, c.op, x, j);
-        if (keccak256(y) == leaves[j]) revert ChunkIsCorrect(j);
+        if (!ChunkTree.verify(roots[c.op + 1], c.leafCount, j, leaf, proof)) revert BadCommitment("leaf");
+        if (xs.length != c.arity || ChunkTree.root(xs[0]) != roots[c.input]) revert BadCommitment("input tensor");
+        if (c.arity == 2 && ChunkTree.root(xs[1]) != roots[c.input2]) revert BadCommitment("input tensor");
+        if (keccak256(verifier.chunk(s.model, c.op, xs, j)) == leaf) revert ChunkIsCorrect(j);
         _end(cid, c, s, true, "one-step proof");
     }
 

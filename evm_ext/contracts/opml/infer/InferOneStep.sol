@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ChunkTree} from "../ChunkTree.sol";
+import {IOneStep} from "../OpmlGame.sol";
 import {IModelStore, ModelCode} from "../ModelCode.sol";
 import {OpShapes} from "../OpShapes.sol";
 import {OpTable} from "../OpTable.sol";
@@ -14,6 +15,8 @@ import {OpTable} from "../OpTable.sol";
 /// the registrant supplies is trusted; `nodes.opml.client.op_model` builds the bytes.
 contract InferOneStep is OpShapes {
     bytes32 public immutable modelCodeHash;
+    /// The plain verifier, for the two-input ops (add, mul): a one-op model has one input value.
+    IOneStep public immutable plain;
     mapping(address => mapping(uint256 => address)) public opModel;
 
     event Registered(address indexed model, uint256 indexed op, address opModel);
@@ -21,8 +24,9 @@ contract InferOneStep is OpShapes {
     error NotRegistered(address model, uint256 op);
     error NotTheOp(string what);
 
-    constructor(bytes32 modelCodeHash_) {
+    constructor(bytes32 modelCodeHash_, IOneStep plain_) {
         modelCodeHash = modelCodeHash_;
+        plain = plain_;
     }
 
     function register(address model, uint256 k, address sub) external {
@@ -30,6 +34,7 @@ contract InferOneStep is OpShapes {
         bytes memory m = ModelCode.load(model);
         bytes memory s = ModelCode.load(sub);
         OpTable.Op memory op = OpTable.locate(m, k);
+        if (op.arity != 1) revert NotTheOp("a two-input op runs on the plain verifier");
         if (OpTable.opCount(s) != 1) revert NotTheOp("op count");
         OpTable.Op memory only = OpTable.locate(s, 0);
         OpTable.Value memory a = op.x;
@@ -45,12 +50,13 @@ contract InferOneStep is OpShapes {
         emit Registered(model, k, sub);
     }
 
-    function chunk(address model, uint256 k, bytes calldata x, uint256 j) external view returns (bytes memory y) {
+    function chunk(address model, uint256 k, bytes[] calldata xs, uint256 j) external view returns (bytes memory y) {
+        if (xs.length != 1) return plain.chunk(model, k, xs, j);
         address sub = opModel[model][k];
         if (sub == address(0)) revert NotRegistered(model, k);
         (, uint256 size) = modelinfo(sub);
         bytes memory out = new bytes(size);
-        infer(sub, x, out);
+        infer(sub, xs[0], out);
         uint256 start = j * ChunkTree.CHUNK;
         require(start < size, "chunk index out of range");
         uint256 end = start + ChunkTree.CHUNK < size ? start + ChunkTree.CHUNK : size;
