@@ -12,6 +12,8 @@ setup: $(STAMP) node_modules/.installed
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@echo "compiling the engine's kernels (numba, once per machine; cached on disk)"
+	$(PY) -c "from evm_ext.model import load_model; load_model('models/mnist_mlp/mnist_mlp.aiem').run_bytes(bytes(784))"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

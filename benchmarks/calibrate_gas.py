@@ -4,9 +4,10 @@ Two measurements, both on the same machine in the same run. Time is the process'
 (`time.process_time`, BLAS limited to one thread by the fork): what an INFER costs the node, unaffected by
 other processes competing for the cores.
 
-1. Per price class (the derivation of `OP_PRICES`): time `op.run` of the engine on a size sweep and fit
-   `seconds = base + mac * macs + element * elements + weight_byte * weight_bytes` (non-negative least
-   squares). Where the end-to-end check disagrees, docs/gas.md says which constants were set over the fit.
+1. Per price class (the derivation of `OP_PRICES`): time each op on the engine INFER runs (`op_seconds`)
+   on a size sweep and fit `seconds = base + mac * macs + element * elements + weight_byte * weight_bytes`
+   (non-negative least squares). Where the end-to-end check disagrees, docs/gas.md says which constants
+   were set over the fit.
 2. End to end (the check), on a real `PragueInferVM` state holding every model of the sweep
    (`benchmarks/sweep.py`) as a sealed ModelStore with its code chunks, in three cases:
    - cold: a node that has just started (a fresh state over the database: no account, trie or model cache,
@@ -26,6 +27,7 @@ Run: `python -m benchmarks.calibrate_gas` (`--fit` prints fitted op prices, `--j
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import multiprocessing
@@ -44,6 +46,7 @@ from benchmarks.sweep import big_conv, depthwise_conv, elementwise_mix, sweep, t
 from evm_ext.contracts import sealed_accounts
 from evm_ext.model import Model
 from evm_ext.model.builder import mlp
+from evm_ext.model.ops import Reshape
 from evm_ext.vm import gas
 from evm_ext.vm.bytecode import assemble
 from evm_ext.vm.forks import PragueInferVM
@@ -222,23 +225,40 @@ def _memory_hog(stop) -> None:
         data.sum()
 
 
-def op_sweep() -> dict[str, list[tuple]]:
-    """Per kind, (op, input arrays) at several sizes: the sweep's models plus size variants."""
+def op_sweep() -> dict[str, list[tuple[Model, int]]]:
+    """Per kind, (model, k): op k of the model (at most its first 16 ops), the sweep's models plus size
+    variants."""
     variants = [mlp((n, m)) for n, m in ((4, 4), (256, 64), (4096, 256))] + [
         big_conv(c, hw, k) for c, hw, k in ((2, 4, 3), (8, 12, 5), (16, 16, 3), (4, 28, 5))] + [
         depthwise_conv(c, hw) for c, hw in ((4, 4), (16, 16))] + [
         upsampler(cin, cout, hw) for cin, cout, hw in ((4, 4, 4), (16, 8, 8), (64, 32, 7), (32, 16, 14))] + [
         upsampler(c, c, hw, k=2, slow=True) for c, hw in ((128, 3), (256, 3), (64, 8))] + [
         tanh_heavy(n, 1) for n in (1, 1 << 10)] + [elementwise_mix(n) for n in (1 << 10, 1 << 17)]
-    cases: dict[str, list[tuple]] = {}
+    cases: dict[str, list[tuple[Model, int]]] = {}
     for model in [*sweep(largest=False).values(), *variants]:
-        rng = np.random.default_rng(1)
-        values = [rng.integers(-128, 128, size=(1, *model.input_shape), dtype=np.int8)]
-        for op in model.ops[:16]:
-            xs = [values[i] for i in op.inputs]
-            values.append(op.run(xs))
-            cases.setdefault(op.cost().kind, []).append((op, xs))
+        for k, op in enumerate(model.ops[:16]):
+            cases.setdefault(op.cost().kind, []).append((model, k))
     return cases
+
+
+def op_seconds(model: Model, k: int, repeats: int) -> float:
+    """CPU seconds of op k of `model` on the engine INFER runs (one sample), less the engine's per-call
+    cost (the time of an op-less program): an op with one input runs alone, as the one op of a model
+    whose input is that value; an op with two or more runs after the ops before it, and their time is
+    subtracted (the first k ops alone)."""
+    op = model.ops[k]
+    if len(op.inputs) == 1:
+        source, alone = model.values[op.inputs[0]], copy.copy(op)
+        alone.inputs = (0,)
+        before, upto = [Reshape((0,), [source], source.shape)], [alone]
+    else:
+        source, before, upto = model.source, list(model.ops[:k]), list(model.ops[: k + 1])
+    x = np.random.default_rng(1).integers(-128, 128, size=(1, *source.shape), dtype=np.int8)
+    models = [Model(source, ops) for ops in (before, upto)]
+    for m in models:
+        m.run(x)  # lowers the model (`Model.program`) outside the timing
+    times = [min(_time(m.run, x) for _ in range(repeats)) for m in models]
+    return max(times[1] - times[0], 1e-7)
 
 
 def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpPrice]:
@@ -255,10 +275,10 @@ def fit_op_prices(gas_per_second: float, repeats: int = 15) -> dict[str, gas.OpP
     prices = {}
     for kind, cases in op_sweep().items():
         rows, times = [], []
-        for op, xs in cases:
-            cost = op.cost()
+        for model, k in cases:
+            cost = model.ops[k].cost()
             rows.append((1.0, cost.macs, cost.elements, cost.weight_bytes))
-            times.append(min(_time(op.run, xs) for _ in range(repeats)))
+            times.append(op_seconds(model, k, repeats))
         a = np.array(rows) / np.array(times)[:, None]
         counts = np.array(rows)
         used = [j for j in range(4) if counts[:, j].any() and not (j == 1 and kind == "fully_connected")]

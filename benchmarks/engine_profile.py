@@ -1,7 +1,7 @@
 """Engine micro-benchmark: per model and per op, single sample and batch, plus a TFLite int8 reference.
 
     .venv/bin/python -m benchmarks.engine_profile            # every shipped model
-    .venv/bin/python -m benchmarks.engine_profile --ops      # also the per-op breakdown
+    .venv/bin/python -m benchmarks.engine_profile --ops      # also the per-op breakdown (compiled, numpy)
     .venv/bin/python -m benchmarks.engine_profile --model mnist_cnn --repeat 2000
 
 Times are medians of repeated calls (`benchmarks.stats.measure`) in microseconds per sample. The TFLite
@@ -21,6 +21,7 @@ from benchmarks.float_numpy import load_float_model
 from benchmarks.litert_runner import TFLITE_FILES, LiteRTModel
 from benchmarks.stats import measure
 from evm_ext.model import Model, load_model
+from evm_ext.model.ops import Reshape
 
 BATCH = 256
 
@@ -58,20 +59,25 @@ def profile_model(shipped: ShippedModel, repeat: int, ops: bool) -> dict:
 
 
 def _per_op(model: Model, xq: np.ndarray, repeat: int) -> list[tuple[str, float, float]]:
-    """(op kind, µs for one sample, µs per sample in a batch) of each op run on its own (`Model.run` fuses
-    a conv with the max pool reading it, so the model total can be below the sum)."""
-    rows = []
-    for batch in (xq[:1], xq):
-        values = [batch]
-        for op in model.ops:
-            values.append(op.run([values[i] for i in op.inputs]))
-        times = []
-        for op in model.ops:
-            args = [values[i] for i in op.inputs]
-            n = repeat if len(batch) == 1 else max(5, repeat // 100)
-            times.append(_us(measure(lambda op=op, args=args: op.run(args), repeat=n).median) / len(batch))
-        rows.append(times)
-    return [(op.kind.name.lower(), s, b) for op, s, b in zip(model.ops, *rows, strict=True)]
+    """(op kind, µs of the op in the compiled engine, µs of its numpy kernel), one sample each.
+
+    Compiled: the median time of the model's first k + 1 ops less that of its first k (of an op-less
+    program for the first op), so each op is timed inside the one-call program INFER runs, with the
+    engine's per-call cost counted once, in the "call" row. A conv fused with the max pool after it
+    (`lowering`) shows the pair's time on the conv and about 0 on the pool."""
+    sample = xq[:1]
+    empty = Model(model.source, [Reshape((0,), [model.source], model.input_shape)])
+    prefixes = [empty] + [Model(model.source, list(model.ops[: k + 1])) for k in range(len(model.ops))]
+    compiled = [_us(measure(lambda m=m: m.run(sample), repeat=repeat).median) for m in prefixes]
+    values = [sample]
+    for op in model.ops:
+        values.append(op.run([values[i] for i in op.inputs]))
+    rows = [("call", compiled[0], float("nan"))]
+    for k, op in enumerate(model.ops):
+        args = [values[i] for i in op.inputs]
+        reference = _us(measure(lambda op=op, args=args: op.run(args), repeat=repeat).median)
+        rows.append((op.kind.name.lower(), compiled[k + 1] - compiled[k], reference))
+    return rows
 
 
 def main() -> None:
@@ -92,8 +98,8 @@ def main() -> None:
                 f" {r['batch_us_per_sample']:7.2f} µs/sample   {r['reference']} {r['reference_us']:7.1f} µs"
                 f"   single/ref {r['ratio']:.2f}x"
             )
-            for kind, s, b in r.get("ops", []):
-                print(f"    {kind:16s} single {s:8.1f} µs   batch {b:7.2f} µs/sample")
+            for kind, compiled, reference in r.get("ops", []):
+                print(f"    {kind:16s} compiled {compiled:7.1f} µs   numpy {reference:7.1f} µs")
 
 
 if __name__ == "__main__":

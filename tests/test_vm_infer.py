@@ -57,7 +57,7 @@ def test_mnist_mlp_output_is_run_bytes_and_gas_is_the_formula(vm_class):
 def test_small_model_gas_is_pinned():
     """Exact numbers, so that any change of the schedule is a visible, reviewed change (docs/gas.md)."""
     costs = [(c.kind, c.macs, c.elements, c.weight_bytes) for c in SMALL.op_costs()]
-    assert costs == [("fully_connected", 128, 8, 512), ("lookup", 0, 8, 0), ("fully_connected", 32, 4, 128)]
+    assert costs == [("fully_connected", 128, 8, 128), ("lookup", 0, 8, 0), ("fully_connected", 32, 4, 32)]
     assert len(SMALL.encode()) == 596  # 19 words, 1 chunk
     assert gas.copy_gas(596) == 3 * 19
     assert [amount for _, amount in infer_steps(SMALL)] == PINNED_SMALL_STEPS
@@ -70,8 +70,8 @@ def test_small_model_gas_is_pinned():
 
 
 # G_INFER, store account, 2 slots, 1 chunk, copy, decode, build x3 (FC, lookup, FC), compute
-PINNED_SMALL_STEPS = [1_000, 2_600, 2_100, 2_100, 2_600, 57, 6_530, 4_800, 300, 4_400, 451]
-PINNED_SMALL_COLD = 26_938
+PINNED_SMALL_STEPS = [700, 2_600, 2_100, 2_100, 2_600, 57, 21_230, 800, 0, 800, 42]
+PINNED_SMALL_COLD = 33_029
 
 
 def test_memory_expansion_is_charged_like_call_and_extra_output_space_is_untouched():
@@ -112,7 +112,7 @@ def test_invalid_model_pushes_zero_with_defined_gas(case):
         code = chain.state.get_code(chunk_address(STORE, 0))
         data = code[1:] if code[:1] == b"\x00" else b""
         length = len(code) - 1
-        paid = sum(steps[:5]) + gas.copy_gas(length) + gas.decode_gas(length, 1, declared_op_count(data))
+        paid = sum(steps[:5]) + gas.copy_gas(length) + gas.decode_gas(length, declared_op_count(data))
         built = {"chunk without STOP": 0, "malformed": 0, "truncated": 2, "wrong recorded sizes": 3}[case]
         assert infer_gas == paid + sum(steps[7 : 7 + built]), case
     # MODELINFO reads only the store: it reports the recorded sizes of a sealed store whatever its chunks
@@ -159,7 +159,7 @@ def test_second_infer_in_a_transaction_is_warm_and_skips_copy_and_decode():
     success, infer_gas, output = parse_probe(computation.output)
     assert (success, output) == (1, model.run_bytes(sample))
     warm = expected_infer_gas(model, decoded=True)
-    assert infer_gas == warm == gas.G_INFER + 100 + 2 * 100 + 3 * 100 + gas.compute_gas(model.op_costs())
+    assert infer_gas == warm == gas.G_INFER + 100 + 2 * 100 + gas.compute_gas(model.op_costs())
     assert warm < expected_infer_gas(model) // 10
     # the next transaction is cold again
     _, computation = chain.send(PROBE, sample)

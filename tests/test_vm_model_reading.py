@@ -45,7 +45,7 @@ def test_hostile_model_bytes_decode_to_none_never_raise():
                 assert len(model.run_bytes(bytes(model.input_size))) == model.output_size
     MODEL_CACHE.clear()
     assert outcomes["none"] > 50 and outcomes["model"] > 50  # both paths exercised
-    assert all(isinstance(amount, int) and amount > 0 for amount in charged)
+    assert all(isinstance(amount, int) and amount >= 0 for amount in charged) and any(charged)
 
 
 def test_header_chunks_and_bytes_are_read_through_the_state():

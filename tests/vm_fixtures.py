@@ -197,20 +197,12 @@ def infer_steps(model: Model, memory: int = 0, decoded: bool = False) -> list[tu
     else:
         steps += [("INFER: cold account", gas.COLD_ACCOUNT_ACCESS_COST)]
         steps += [("INFER: cold slot", gas.COLD_SLOAD_COST)] * 2
-    if decoded:
-        steps.append(("INFER: warm chunks", gas.WARM_STORAGE_READ_COST * n))
-    else:
+    if not decoded:
         steps += [("INFER: chunk: cold account", gas.COLD_ACCOUNT_ACCESS_COST)] * n
         steps += [("INFER: copy", gas.copy_gas(len(raw))),
-                  ("INFER: decode", gas.decode_gas(len(raw), n, len(model.ops)))]
-        steps += [("INFER: build", gas.build_gas(op.kind.name.lower(), op_channels(op))) for op in model.ops]
+                  ("INFER: decode", gas.decode_gas(len(raw), len(model.ops)))]
+        steps += [("INFER: build", gas.build_gas(op.kind.name.lower())) for op in model.ops]
     return [*steps, ("INFER: compute", gas.compute_gas(model.op_costs()))]
-
-
-def op_channels(op) -> int:
-    """An op's requantization channel count (what its build is priced on), 0 if it has none."""
-    requant = getattr(op, "requant", None)
-    return 0 if requant is None else requant.m.size
 
 
 def expected_infer_gas(model: Model, memory: int = 0, decoded: bool = False) -> int:

@@ -16,7 +16,7 @@ from evm_ext.model.errors import ModelFormatError
 from evm_ext.model.ops import OPS, Op, OpKind, Value
 from evm_ext.model.wire import Reader, Writer
 
-BuildHook = Callable[[OpKind, int], None]
+BuildHook = Callable[[OpKind], None]
 MAGIC = b"AIEM"
 VERSION = 1
 
@@ -70,10 +70,8 @@ def decode_graph(
 ) -> tuple[Value, list[Op]]:
     """Parse and validate `data`; raise ModelFormatError (with byte offset) on any defect.
 
-    `before_build(kind, channels)` is called for each op after its body is parsed and before the op is
-    built (building prepares its kernels: for GEMM ops, work per output channel); `channels` is the op's
-    requantization channel count, 0 if it has none. INFER charges the build there; whatever it raises
-    (out of gas) stops the decode."""
+    `before_build(kind)` is called for each op after its body is parsed and before the op is built. INFER
+    charges the build there; whatever it raises (out of gas) stops the decode."""
     r = Reader(data)
     r.check(r.take(4, "magic") == MAGIC, "not an aievm model (bad magic)", 0)
     version = r.u8("version")
@@ -109,8 +107,7 @@ def decode_graph(
         except ValueError as exc:
             raise r.fail(f"op {index} ({cls.kind.name.lower()}): {exc}", at) from None
         if before_build is not None:
-            requant = fields.get("requant")
-            before_build(cls.kind, 0 if requant is None else requant.m.size)
+            before_build(cls.kind)
         try:
             op = cls(inputs, ins, **fields)
         except ValueError as exc:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -65,9 +66,8 @@ class Value:
 @dataclass(frozen=True)
 class OpCost:
     """What gas is charged on, per sample: the price class `kind`, multiply-accumulates, output elements
-    and weight bytes (the bytes of the GEMM weight operand streamed once per run: each int8 weight is held
-    as float32, 4 bytes, when every partial sum fits float32 exactly, else as float64, 8 bytes; see
-    `linear.gemm_plan`).
+    and weight bytes (the op's int8 GEMM weights, one byte each, streamed once per run by the compiled
+    engine, `evm_ext.tensor.jit`).
 
     `kind` is the op's kind name, except for a conv with one output position or a transposed conv with
     one input position: their GEMM is a matrix-vector product, the work of a fully connected layer, and
@@ -149,9 +149,8 @@ def _require(condition: bool, message: str) -> None:
 
 def _require_dtype(array: np.ndarray, dtype: type[np.generic], what: str) -> None:
     """Stored arrays keep their exact wire type, so encoding never converts (and never changes) them."""
-    _require(
-        isinstance(array, np.ndarray) and array.dtype == dtype, f"{what} must be a {np.dtype(dtype)} array"
-    )
+    if not (isinstance(array, np.ndarray) and array.dtype == dtype):
+        raise ValueError(f"{what} must be a {np.dtype(dtype)} array")
 
 
 def _read_pair(r: Reader, what: str) -> tuple[int, int]:
@@ -167,7 +166,7 @@ class Op:
     out: Value
     macs: int = 0
     params: int = 0
-    weight_bytes: int = 0  # bytes of the GEMM weight operand (FC and conv kinds), read once per run
+    weight_bytes: int = 0  # int8 GEMM weights (FC and conv kinds), read once per run
     workspace: int = 0  # largest temporary (elements per sample) besides the output
 
     @classmethod
@@ -212,11 +211,22 @@ class FullyConnected(Op):
         self.inputs, self.weight, self.bias, self.requant = inputs, weight, bias, requant
         self.out = Value((channels,), requant.scale, requant.zero_point)
         self.macs, self.params = channels * fan_in, channels * (fan_in + 1)
-        plan = linear.gemm_plan(weight, INT8_MIN, INT8_MAX)
-        self._weight_t = weight.T.astype(plan[0])
-        self.weight_bytes = self._weight_t.nbytes
-        folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1,))
-        self._rq = requant.gemm_requantizer((channels,), folded, plan, self.out.shape)
+        self.weight_bytes = weight.size
+        self._zp = x.zero_point
+
+    @cached_property
+    def _plan(self) -> tuple[type[np.floating], tuple[np.ndarray, np.ndarray]]:
+        """The numpy engine's GEMM plan (built on its first run: INFER runs the compiled engine)."""
+        return linear.gemm_plan(self.weight, INT8_MIN, INT8_MAX)
+
+    @cached_property
+    def _weight_t(self) -> np.ndarray:
+        return self.weight.T.astype(self._plan[0])
+
+    @cached_property
+    def _rq(self) -> GemmRequantizer:
+        folded = linear.fold_input_zero_point(self.weight, self.bias, self._zp, axes=(1,))
+        return self.requant.gemm_requantizer(self.out.shape, folded, self._plan, self.out.shape)
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:
@@ -307,13 +317,27 @@ class Conv(Op):
         self.out = Value((cout, oh, ow), requant.scale, requant.zero_point)
         self.macs, self.params = cout * oh * ow * fan_in, weight.size + cout
         self.workspace = padded + oh * ow * cin * geometry.kernel[0] * geometry.kernel[1] + cout * oh * ow
-        cout_g = cout // groups
-        self._plan = linear.gemm_plan(weight.reshape(cout, fan_in), INT8_MIN, INT8_MAX)
-        self._weight = weight.reshape(groups, cout_g, fan_in).astype(self._plan[0])
-        self.weight_bytes = self._weight.nbytes
-        self._folded = linear.fold_input_zero_point(weight, bias, x.zero_point, axes=(1, 2, 3))
-        self._rq = requant.gemm_requantizer((cout, 1, 1), self._folded, self._plan, self.out.shape)
+        self.weight_bytes = weight.size
         self._zp = x.zero_point
+
+    # The numpy engine's kernel parameters, built on its first run (INFER runs the compiled engine).
+    @cached_property
+    def _plan(self) -> tuple[type[np.floating], tuple[np.ndarray, np.ndarray]]:
+        return linear.gemm_plan(self.weight.reshape(self.weight.shape[0], -1), INT8_MIN, INT8_MAX)
+
+    @cached_property
+    def _weight(self) -> np.ndarray:
+        cout = self.weight.shape[0]
+        return self.weight.reshape(self.groups, cout // self.groups, -1).astype(self._plan[0])
+
+    @cached_property
+    def _folded(self) -> np.ndarray:
+        return linear.fold_input_zero_point(self.weight, self.bias, self._zp, axes=(1, 2, 3))
+
+    @cached_property
+    def _rq(self) -> GemmRequantizer:
+        shape = (self.out.shape[0], 1, 1)
+        return self.requant.gemm_requantizer(shape, self._folded, self._plan, self.out.shape)
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:
@@ -423,15 +447,30 @@ class ConvTranspose(Op):
             (w - 1) * geometry.stride[1] + geometry.dilation[1] * (kw - 1) + 1, geometry.pads[1] + ow
         )
         self.workspace = cout * kh * kw * h * w + cout * full_h * full_w + cin * h * w
-        cin_g = cin // groups
-        # Output channel co sums products of its weights W[:, co] (over every group member) with x - zp.
-        per_channel = weight.reshape(groups, cin_g, cout_g, kh * kw).transpose(0, 2, 1, 3).reshape(cout, -1)
-        plan = linear.gemm_plan(per_channel, INT8_MIN - x.zero_point, INT8_MAX - x.zero_point)
-        self._weight = weight.reshape(groups, cin_g, cout_g * kh * kw).transpose(0, 2, 1).astype(plan[0])
-        self.weight_bytes = self._weight.nbytes
-        self._rq = requant.gemm_requantizer((cout, 1, 1), bias, plan, self.out.shape)
+        self.weight_bytes = weight.size
         self._zp = x.zero_point
         self._in_positions = h * w
+
+    # The numpy engine's kernel parameters, built on its first run (INFER runs the compiled engine).
+    @cached_property
+    def _plan(self) -> tuple[type[np.floating], tuple[np.ndarray, np.ndarray]]:
+        cin, cout_g, kh, kw = self.weight.shape
+        groups, cout = self.groups, self.out.shape[0]
+        # Output channel co sums products of its weights W[:, co] (over every group member) with x - zp.
+        per_channel = (self.weight.reshape(groups, cin // groups, cout_g, kh * kw).transpose(0, 2, 1, 3)
+                       .reshape(cout, -1))
+        return linear.gemm_plan(per_channel, INT8_MIN - self._zp, INT8_MAX - self._zp)
+
+    @cached_property
+    def _weight(self) -> np.ndarray:
+        cin, cout_g, kh, kw = self.weight.shape
+        w = self.weight.reshape(self.groups, cin // self.groups, cout_g * kh * kw).transpose(0, 2, 1)
+        return w.astype(self._plan[0])
+
+    @cached_property
+    def _rq(self) -> GemmRequantizer:
+        shape = (self.out.shape[0], 1, 1)
+        return self.requant.gemm_requantizer(shape, self.bias, self._plan, self.out.shape)
 
     @classmethod
     def read(cls, r: Reader, ins: list[Value]) -> dict:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from functools import cache, cached_property
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from evm_ext.errors import AievmError
 from evm_ext.model.errors import ModelFormatError, ModelInputError
 from evm_ext.model.format import DEFAULT_LIMITS, BuildHook, Limits, decode_graph, encode_graph
 from evm_ext.model.identity import model_id
 from evm_ext.model.ops import Conv, MaxPool, Op, OpCost, Value
 from evm_ext.model.quantize import quantize
+
+if TYPE_CHECKING:
+    from evm_ext.model.lowering import Program
 
 # Batches are run in chunks whose temporaries stay under this many elements (cache-sized: measured 1.4x
 # faster per sample than 2**24 on the MNIST CNN and the DCGAN at batch 256).
@@ -22,6 +29,32 @@ _CHUNK_ELEMENTS = 1 << 20
 # OpenBLAS splits a GEMM across threads from about this many MACs. Measured on the shipped models, that
 # is slower (up to 20x for one sample when the cores are busy), so such runs use one BLAS thread.
 _THREADED_MACS = 1 << 18
+
+
+ENGINES = ("compiled", "numpy")
+
+
+@cache
+def engine() -> str:
+    """The engine `Model.run` uses: AIEVM_ENGINE ("compiled", the default, or "numpy", the reference);
+    "numpy" also when numba cannot be imported. Both give bit-identical results (tested)."""
+    name = os.environ.get("AIEVM_ENGINE", "compiled")
+    if name not in ENGINES:
+        choices = ", ".join(ENGINES)
+        raise AievmError(f"AIEVM_ENGINE must be one of {choices}, got {name!r} (unset it for the default)")
+    if name == "compiled" and _jit() is None:
+        return "numpy"
+    return name
+
+
+@cache
+def _jit() -> ModuleType | None:
+    """`evm_ext.tensor.jit`, imported on first use (numba takes ~0.4 s to import), or None without numba."""
+    try:
+        from evm_ext.tensor import jit
+    except ImportError:
+        return None
+    return jit
 
 
 @cache
@@ -48,7 +81,11 @@ class Model:
         peak = max(op.workspace + op.out.size for op in ops)
         self._chunk = max(1, _CHUNK_ELEMENTS // max(peak, 1))
         self._max_macs = max(op.macs for op in ops)
-        self._steps = _plan(self.ops)
+
+    @cached_property
+    def _steps(self) -> list[Step]:
+        """The numpy engine's execution steps (built on its first run: INFER runs the compiled engine)."""
+        return _plan(self.ops)
 
     @cached_property
     def raw(self) -> bytes:
@@ -78,14 +115,45 @@ class Model:
         """Per op: kind, MACs and output elements per sample, from shapes only."""
         return [op.cost() for op in self.ops]
 
+    @cached_property
+    def program(self) -> Program:
+        """The compiled engine's program of this model (`evm_ext.model.lowering`), built on first use."""
+        from evm_ext.model.lowering import lower
+
+        return lower(self.source, self.ops)
+
     def run(self, x_q: np.ndarray) -> np.ndarray:
-        """int8 inputs (N, *input_shape) -> int8 outputs (N, *output_shape)."""
+        """int8 inputs (N, *input_shape) -> int8 outputs (N, *output_shape), on `engine()`."""
+        x_q = self._check_input(x_q)
+        if engine() == "numpy":
+            return self._run_numpy(x_q)
+        return self._run_compiled(x_q)
+
+    def run_numpy(self, x_q: np.ndarray) -> np.ndarray:
+        """`run` on the numpy engine (the reference the compiled engine is tested against)."""
+        return self._run_numpy(self._check_input(x_q))
+
+    def _check_input(self, x_q: np.ndarray) -> np.ndarray:
         x_q = np.asarray(x_q)
         if x_q.dtype != np.int8 or x_q.shape[1:] != self.input_shape:
             raise ModelInputError(
                 f"expected int8 input of shape (N, {', '.join(map(str, self.input_shape))}),"
                 f" got {x_q.dtype} {x_q.shape}"
             )
+        return x_q
+
+    @cached_property
+    def _compiled(self) -> Callable[[np.ndarray, np.ndarray], None]:
+        """execute(x flat, y flat) of this model's program (`jit.execute` with the program bound)."""
+        execute, (w8, i64) = _jit().execute, self.program
+        return lambda x, y: execute(x, y, w8, i64)
+
+    def _run_compiled(self, x: np.ndarray) -> np.ndarray:
+        y = np.empty((len(x), *self.output_shape), np.int8)
+        self._compiled(np.ascontiguousarray(x).reshape(-1), y.reshape(-1))
+        return y
+
+    def _run_numpy(self, x_q: np.ndarray) -> np.ndarray:
         if len(x_q) <= self._chunk:
             return self._run(x_q)
         return np.concatenate([self._run(x_q[i : i + self._chunk]) for i in range(0, len(x_q), self._chunk)])
@@ -107,8 +175,12 @@ class Model:
         """The INFER semantics: `input_size` int8 bytes in, `output_size` int8 bytes out (one sample)."""
         if len(inp) != self.input_size:
             raise ModelInputError(f"input has {len(inp)} bytes, the model takes {self.input_size}")
-        x = np.frombuffer(inp, dtype=np.int8).reshape((1, *self.input_shape))
-        return self._run(x).tobytes()
+        x = np.frombuffer(inp, dtype=np.int8)
+        if engine() == "numpy":
+            return self._run(x.reshape((1, *self.input_shape))).tobytes()
+        y = np.empty(self.output_size, np.int8)
+        self._compiled(x, y)
+        return y.tobytes()
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs (N, *input_shape) or one sample -> int8, rounding half to even (off-chain only)."""

@@ -1,14 +1,14 @@
 """The gas schedule of INFER and MODELINFO: every constant and the one formula (docs/gas.md).
 
     infer_gas     = G_INFER + memory_expansion + access(store) + 2 * slot_access
-                    + n * chunk_access                                    (n = ceil(L / CHUNK_SIZE))
-                    + [cold in the transaction] copy_gas(L) + decode_gas(L, n, ops) + sum of build_gas(op)
+                    + [cold in the transaction] n * chunk_access + copy_gas(L) + decode_gas(L, ops)
+                                                + sum over ops of build_gas(kind)   (n = ceil(L / CHUNK_SIZE))
                     + compute_gas(model)
     modelinfo_gas = G_MODELINFO + access(store) + slot_access
     copy_gas(L)        = G_COPY_WORD * ceil(L / 32)
-    decode_gas(L, n, ops) = ceil((G_DECODE_BASE_MILLIGAS + G_DECODE_CHUNK_MILLIGAS * n
-                                  + G_DECODE_BYTE_MILLIGAS * L + G_DECODE_OP_MILLIGAS * ops) / 1000)
-    build_gas(op)      = ceil((build(kind) + G_BUILD_CHANNEL_MICROGAS * channels(op)) / MICROGAS_PER_GAS)
+    decode_gas(L, ops) = ceil((G_DECODE_BASE_MILLIGAS + G_DECODE_BYTE_MILLIGAS * L
+                               + G_DECODE_OP_MILLIGAS * ops) / MILLIGAS_PER_GAS)
+    build_gas(kind)    = ceil(build[kind] / MICROGAS_PER_GAS)
     compute_gas(model) = ceil((sum over ops of (base + mac * macs + element * elements
                                                 + weight_byte * weight_bytes)
                                + G_STREAM_BYTE_MICROGAS * max(0, total_weight_bytes - WEIGHT_CACHE_BYTES))
@@ -18,16 +18,16 @@ Every access term is EIP-2929's: an account (the store, each chunk) costs COLD_A
 first time in the transaction and WARM_STORAGE_READ_COST after; a store slot costs COLD_SLOAD_COST, then
 WARM_STORAGE_READ_COST, exactly as EXTCODECOPY and SLOAD would. "Cold in the transaction" means the model
 was not decoded earlier in this transaction (`evm_ext.vm.warm_models`, journaled like EIP-2929's access
-sets): only then are the chunks' code copied and the model decoded. `ops` is the op count the model's
-header declares (charged before parsing); `build(kind)` is the op price's `build` term and `channels(op)`
-the op's requantization channel count: each op's build is charged after its body is parsed and before it
-is built (building prepares its kernels and their per-channel parameters). Nothing here depends on a
-node's cache: the cold path is what is priced.
+sets): only then are the chunk accounts read, their code copied and the model decoded; a model decoded
+earlier in the transaction is used as it is, with no chunk access. `ops` is the op count the model's
+header declares (charged before parsing); `build[kind]` is the op price's `build` term, charged for each
+op after its body is parsed and before it is built. Nothing here depends on a node's cache: the cold
+path is what is priced.
 
-`memory_expansion` is py-evm's `extend_memory` (as for CALL). `weight_bytes` is the size of an op's GEMM
-weight operand (4 or 8 bytes per weight, `OpCost`): streaming it is what bounds weight-heavy layers. Past
-WEIGHT_CACHE_BYTES of weight operands in one model, the weights come from DRAM, which the stream term
-pays for.
+`memory_expansion` is py-evm's `extend_memory` (as for CALL). `weight_bytes` is the size of an op's int8
+GEMM weights (one byte per weight, `OpCost`), which the compiled engine streams once per run: that is what
+bounds weight-heavy layers. Past WEIGHT_CACHE_BYTES of weights in one model, the weights come from DRAM,
+which the stream term pays for.
 
 Sub-gas prices are in milligas or microgas so that they stay integers; each sum is rounded up once
 (ceiling division), so every amount is exact integer arithmetic. Prices come from
@@ -46,16 +46,14 @@ from evm_ext.model import Model, OpCost
 
 MILLIGAS_PER_GAS = 1_000
 MICROGAS_PER_GAS = 1_000_000
-G_INFER = 1_000
-G_MODELINFO = 560
+G_INFER = 700
+G_MODELINFO = 4_900
 G_COPY_WORD = 3
-G_DECODE_BASE_MILLIGAS = 4_000_000
-G_DECODE_CHUNK_MILLIGAS = 1_000_000
+G_DECODE_BASE_MILLIGAS = 20_000_000
 G_DECODE_BYTE_MILLIGAS = 50
-G_DECODE_OP_MILLIGAS = 500_000
-G_BUILD_CHANNEL_MICROGAS = 100_000_000
+G_DECODE_OP_MILLIGAS = 400_000
 WEIGHT_CACHE_BYTES = 8 << 20
-G_STREAM_BYTE_MICROGAS = 1_000
+G_STREAM_BYTE_MICROGAS = 3_500
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
@@ -65,10 +63,8 @@ __all__ = [
     "G_MODELINFO",
     "G_COPY_WORD",
     "G_DECODE_BASE_MILLIGAS",
-    "G_DECODE_CHUNK_MILLIGAS",
     "G_DECODE_BYTE_MILLIGAS",
     "G_DECODE_OP_MILLIGAS",
-    "G_BUILD_CHANNEL_MICROGAS",
     "WEIGHT_CACHE_BYTES",
     "G_STREAM_BYTE_MICROGAS",
     "MILLIGAS_PER_GAS",
@@ -96,21 +92,20 @@ class OpPrice:
 
 
 OP_PRICES: dict[str, OpPrice] = {
-    "add": OpPrice(base=271_000_000, mac=0, element=73_000, build=300_000_000),
-    "argmax": OpPrice(base=82_000_000, mac=32_000, element=0, build=300_000_000),
-    "avg_pool": OpPrice(base=303_000_000, mac=36_000, element=0, build=300_000_000),
-    "concat": OpPrice(base=378_000_000, mac=0, element=46_000, build=300_000_000),
-    "conv": OpPrice(base=389_000_000, mac=700, element=107_000, weight_byte=4_000, build=4_000_000_000),
-    "conv_transpose": OpPrice(base=554_000_000, mac=2_080, element=0, weight_byte=2_250,
-                                build=4_000_000_000),
-    "fully_connected": OpPrice(base=186_000_000, mac=0, element=56_000, weight_byte=600,
-                                 build=4_000_000_000),
-    "lookup": OpPrice(base=77_000_000, mac=0, element=39_000, build=300_000_000),
-    "max_pool": OpPrice(base=163_000_000, mac=17_000, element=0, build=300_000_000),
-    "mul": OpPrice(base=232_000_000, mac=61_000, element=0, build=300_000_000),
-    "reshape": OpPrice(base=31_000_000, mac=0, element=0, build=300_000_000),
-    "softmax": OpPrice(base=296_000_000, mac=340_000, element=0, build=300_000_000),
-    "transpose": OpPrice(base=40_000_000, mac=0, element=11_000, build=300_000_000),
+    "add": OpPrice(base=0, mac=0, element=59_000),
+    "argmax": OpPrice(base=250_000, mac=20_000, element=0),
+    "avg_pool": OpPrice(base=2_600_000, mac=0, element=0),
+    "concat": OpPrice(base=0, mac=0, element=39_500),
+    "conv": OpPrice(base=16_200_000, mac=900, element=34_000, build=800_000_000),
+    "conv_transpose": OpPrice(base=32_600_000, mac=580, element=115_000, build=800_000_000),
+    "fully_connected": OpPrice(base=20_000_000, mac=0, element=3_000, weight_byte=3_000,
+                                 build=800_000_000),
+    "lookup": OpPrice(base=300_000, mac=0, element=27_000),
+    "max_pool": OpPrice(base=0, mac=700, element=0),
+    "mul": OpPrice(base=410_000, mac=69_000, element=0),
+    "reshape": OpPrice(base=2_500_000, mac=0, element=0),
+    "softmax": OpPrice(base=1_800_000, mac=165_000, element=0),
+    "transpose": OpPrice(base=800_000, mac=0, element=26_000),
 }
 
 
@@ -119,16 +114,16 @@ def copy_gas(length: int) -> int:
     return G_COPY_WORD * -(-length // 32)
 
 
-def build_gas(kind: str, channels: int) -> int:
-    """Gas to build one op of `kind` with `channels` requantization channels, rounded up."""
-    return -(-(OP_PRICES[kind].build + G_BUILD_CHANNEL_MICROGAS * channels) // MICROGAS_PER_GAS)
+def build_gas(kind: str) -> int:
+    """Gas to build (lower for the compiled engine) one op of `kind`, rounded up."""
+    return -(-OP_PRICES[kind].build // MICROGAS_PER_GAS)
 
 
-def decode_gas(length: int, chunks: int, ops: int) -> int:
-    """Gas to read the code of `chunks` chunks and parse a model of `length` bytes declaring `ops` ops (the
-    first INFER on the model in a transaction), rounded up once."""
-    milligas = (G_DECODE_BASE_MILLIGAS + G_DECODE_CHUNK_MILLIGAS * chunks + G_DECODE_BYTE_MILLIGAS * length
-                + G_DECODE_OP_MILLIGAS * ops)
+def decode_gas(length: int, ops: int) -> int:
+    """Gas to decode a model of `length` bytes declaring `ops` ops (the first INFER on the model in a
+    transaction: a fixed part for what a node that has not seen it does first, per byte, per op), rounded
+    up once."""
+    milligas = G_DECODE_BASE_MILLIGAS + G_DECODE_BYTE_MILLIGAS * length + G_DECODE_OP_MILLIGAS * ops
     return -(-milligas // MILLIGAS_PER_GAS)
 
 

@@ -91,8 +91,9 @@ def run_model(computation: ComputationAPI, address: Address, data: bytes, mnemon
 
 def charge_model(computation: ComputationAPI, address: Address, mnemonic: str) -> Model | None:
     """Charge, then do, each step of reaching the decoded model at `address` (docs/opcodes.md): the store
-    account; its two slots; every chunk account (EIP-2929 cold or warm) and the id check; unless the model
-    was decoded earlier in this transaction, the copy of its code and the decode. None if a check fails."""
+    account; its two slots; then, unless the model was decoded earlier in this transaction, every chunk
+    account (EIP-2929 cold or warm) and the id check, the copy of its code, the decode and each op's build.
+    None if a check fails."""
     state = computation.state
     _charge_account_access(computation, address, mnemonic)
     if not store_reader.is_model_store(state, address):
@@ -102,8 +103,7 @@ def charge_model(computation: ComputationAPI, address: Address, mnemonic: str) -
     if store is None:
         return None
     warm = state.warm_models.get(address)
-    if warm is not None:
-        computation.consume_gas(gas.WARM_STORAGE_READ_COST * warm.chunks, reason=f"{mnemonic}: warm chunks")
+    if warm is not None:  # decoded earlier in this transaction: no chunk is read again
         return warm.model
     chunks = store_reader.chunk_addresses(store)
     for chunk in chunks:
@@ -113,12 +113,12 @@ def charge_model(computation: ComputationAPI, address: Address, mnemonic: str) -
     computation.consume_gas(gas.copy_gas(store.length), reason=f"{mnemonic}: copy")
     raw = store_reader.read_model(state, store, chunks)
     ops = store_reader.declared_ops(raw)
-    computation.consume_gas(gas.decode_gas(store.length, store.chunks, ops), reason=f"{mnemonic}: decode")
+    computation.consume_gas(gas.decode_gas(store.length, ops), reason=f"{mnemonic}: decode")
     model = store_reader.decode(store, raw, lambda amount: computation.consume_gas(
         amount, reason=f"{mnemonic}: build"))
     if not store_reader.matches_record(store, model):
         model = None
-    state.warm_models.add(address, WarmModel(store.chunks, model))
+    state.warm_models.add(address, WarmModel(model))
     return model
 
 

@@ -111,9 +111,9 @@ def decode(store: StoreHeader, raw: CachedModel | bytes, charge: Callable[[int],
         return raw.model
     charged = 0
 
-    def before_build(kind: OpKind, channels: int) -> None:
+    def before_build(kind: OpKind) -> None:
         nonlocal charged
-        amount = gas.build_gas(kind.name.lower(), channels)
+        amount = gas.build_gas(kind.name.lower())
         charge(amount)
         charged += amount
 

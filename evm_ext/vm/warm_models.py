@@ -3,7 +3,7 @@
 EIP-2929 keeps an access set per transaction, journaled with the state: a frame that reverts forgets what
 it accessed. The decoded-model set follows the same semantics, so that a second INFER on the same model
 in the same transaction may skip the copy and decode charges (the node holds the decoded model for the
-rest of the transaction, whatever its cross-transaction cache does):
+rest of the transaction, whatever its cross-transaction cache does, and reads none of its chunks again):
 
 - `snapshot()` opens a frame, `commit()` merges it into its parent, `revert()` forgets what it added;
 - `lock_changes()` (the end of a transaction) forgets everything.
@@ -22,10 +22,9 @@ from evm_ext.model import Model
 
 @dataclass(frozen=True)
 class WarmModel:
-    """A model decoded in this transaction: its chunk count (the warm chunk accesses to charge) and the
-    decoded model, or None if it did not decode (a second INFER then fails without re-decoding)."""
+    """A model decoded in this transaction: the decoded model, or None if it did not decode (a second INFER
+    then fails without re-decoding)."""
 
-    chunks: int
     model: Model | None
 
 
