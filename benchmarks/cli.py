@@ -14,7 +14,8 @@ examples:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE aievm bench   # let OpenBLAS pick its own kernel
 
 sections: infer_gas (INFER gas/s vs ECRECOVER), solidity_baseline (INFER vs the same network in plain
-Solidity), engine (vs numpy float32, onnxruntime, TFLite int8), rpc (JSON-RPC latency, throughput, RSS).
+Solidity), engine (vs numpy float32, onnxruntime, TFLite int8), rpc (JSON-RPC latency, throughput, RSS),
+opml (optimistic-inference disputes: rounds, gas per party, one-step proof gas, time).
 Every figure is compared with a baseline measured in the same run; targets are checked at the end.
 """
 
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--only",
         action="append",
         metavar="SECTION",
-        choices=("infer_gas", "solidity_baseline", "engine", "rpc"),
+        choices=("infer_gas", "solidity_baseline", "engine", "rpc", "opml"),
         help="run only this section (repeatable)",
     )
     parser.set_defaults(func=run)

@@ -118,6 +118,19 @@ def engine_table(section: dict) -> Table:
     return table
 
 
+def opml_table(section: dict) -> Table:
+    table = Table(title="Optimistic inference disputes (aievm opml demo scenarios, in-process devnet)")
+    columns = ("model", "scenario", "outcome", "rounds", "submitter gas", "challenger gas", "proof gas", "s")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("model", "scenario", "outcome") else "right")
+    for d in section["disputes"]:
+        table.add_row(
+            d["model"], d["scenario"], d["status"], str(d["rounds"]), f"{d['submitter_gas']:,}",
+            f"{d['challenger_gas']:,}", f"{d['proof_gas']:,}", f"{d['seconds']:.1f}",
+        )
+    return table
+
+
 def rpc_table(section: dict) -> Table:
     table = Table(title="JSON-RPC end to end (aievm node process on loopback, MNIST MLP)")
     for col in ("figure", "median", "p95", "ratio to baseline"):
@@ -263,5 +276,7 @@ def _tables(results: dict) -> list[Table]:
         tables.append(engine_table(results["engine"]))
     if "rpc" in results:
         tables.append(rpc_table(results["rpc"]))
+    if "opml" in results:
+        tables.append(opml_table(results["opml"]))
     tables.append(targets_table(results["targets"]))
     return tables

@@ -18,6 +18,7 @@ from benchmarks.engine_compare import SHIPPED, compare_engine, float_inputs
 from benchmarks.harness import BenchChain
 from benchmarks.litert_runner import TFLITE_FILES
 from benchmarks.machine import describe
+from benchmarks.opml_bench import opml_section
 from benchmarks.rpc_bench import rpc_figures
 from benchmarks.solidity_compare import compare
 from benchmarks.sweep import SHIPPED as SHIPPED_MODELS
@@ -59,6 +60,8 @@ TARGETS: dict[str, tuple[tuple[str, ...], str, float]] = {
     "transfers_per_s": (("rpc", "transfers_per_s"), ">=", 240.0),
     "node_rss_max_mb": (("rpc", "rss_mb", "max"), "<", 300.0),
     "node_rss_growth_mb": (("rpc", "rss_mb", "growth"), "<=", 10.0),
+    "opml_dispute_max_s": (("opml", "max_dispute_s"), "<", 10.0),
+    "opml_one_step_proof_max_gas": (("opml", "max_proof_gas"), "<", 5_000_000),
 }
 
 
@@ -133,6 +136,7 @@ SECTIONS: dict[str, Callable[[Settings], dict]] = {
     "infer_gas": infer_gas_section,
     "solidity_baseline": baseline_section,
     "rpc": rpc_section,
+    "opml": opml_section,
 }
 
 

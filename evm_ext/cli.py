@@ -15,6 +15,7 @@ SUBSYSTEMS: list[tuple[str, str]] = [
     ("evm_ext.model.cli", "model"),
     ("solidity_patch.cli", "compile"),
     ("nodes.cli", "node"),
+    ("nodes.opml.cli", "opml"),
     ("nodes.art.cli", "art"),
     ("benchmarks.cli", "bench"),
 ]

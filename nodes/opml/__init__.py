@@ -1,0 +1,1 @@
+"""Optimistic inference (docs/optimistic.md): off-chain commitment, game client, submitter, challenger."""
