@@ -90,6 +90,12 @@ CONVS = {  # name: (input shape, kwargs); covers the WIDE, AXPY and DOT modes of
     "groups": ((6, 8, 8), dict(cout=9, k=(3, 3), groups=3, pads=(1, 1, 1, 1))),
     "depthwise_stride2": ((8, 9, 9), dict(cout=8, k=(3, 3), groups=8, stride=(2, 2), pads=(1, 1, 1, 1))),
     "pointwise": ((4, 5, 6), dict(cout=3, k=(1, 1))),
+    # grouped DOT convs over several positions (a regression: group 2's im2col once read its run length
+    # from group 1's requantization loop, giving wrong bytes)
+    "dot_groups_few_positions": ((4, 3, 3), dict(cout=4, k=(2, 3), groups=2)),
+    "dot_groups_dilated_padded": ((2, 3, 5), dict(cout=4, k=(2, 3), groups=2, dilation=(1, 2),
+                                                  pads=(2, 0, 2, 0))),
+    "dot_groups_fan_in": ((64, 6, 6), dict(cout=6, k=(3, 3), groups=2, pads=(1, 1, 1, 1))),
 }
 
 

@@ -223,11 +223,12 @@ def _conv(r, arena, w8, i64):
                 _requant_row(pooled, arena[out + c * pooled.size : out + (c + 1) * pooled.size], *rq, *clamp)
                 continue
             # one run per channel, or per output row when rows were computed wider than ow
-            rows_n, run = (oh, ow) if width != ow else (1, oh * ow)
+            # (`span`, not `run`: `run` is the im2col run length of the next group)
+            rows_n, span = (oh, ow) if width != ow else (1, oh * ow)
             for y in range(rows_n):
                 _requant_row(
-                    acc[cg * q + y * width : cg * q + y * width + run],
-                    arena[out + c * oh * ow + y * ow : out + c * oh * ow + y * ow + run],
+                    acc[cg * q + y * width : cg * q + y * width + span],
+                    arena[out + c * oh * ow + y * ow : out + c * oh * ow + y * ow + span],
                     *rq,
                     *clamp,
                 )
