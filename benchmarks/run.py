@@ -57,7 +57,7 @@ TARGETS: dict[str, tuple[tuple[str, ...], str, float]] = {
     "dcgan_engine_vs_onnxruntime": (("engine", "dcgan", "engine_ratio", "onnxruntime_float32"), "<=", 1.0),
     "model_infer_call_median_ms": (("rpc", "model_infer_call_ms", "median"), "<=", 5.0),
     "tiny_call_median_ms": (("rpc", "tiny_call_ms", "median"), "<=", 1.5),
-    "transfers_per_s": (("rpc", "transfers_per_s"), ">=", 240.0),
+    "transfers_per_s": (("rpc", "transfers_per_s"), ">=", 300.0),
     "node_rss_max_mb": (("rpc", "rss_mb", "max"), "<", 300.0),
     "node_rss_growth_mb": (("rpc", "rss_mb", "growth"), "<=", 10.0),
     "opml_dispute_max_s": (("opml", "max_dispute_s"), "<", 10.0),
