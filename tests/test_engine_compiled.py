@@ -12,22 +12,7 @@ import numpy as np
 import pytest
 
 from evm_ext.model import Model, load_model
-from evm_ext.model.ops import (
-    Add,
-    ArgMax,
-    AvgPool,
-    Concat,
-    Conv,
-    ConvTranspose,
-    FullyConnected,
-    Lookup,
-    MaxPool,
-    Mul,
-    Requant,
-    Softmax,
-    Transpose,
-    Value,
-)
+from evm_ext.model import ops as op_types
 from evm_ext.model.quantize import softmax_table
 from evm_ext.model.runtime import engine
 from evm_ext.tensor import jit
@@ -39,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requant(rng, channels, shift, lo=-128, hi=127):
-    return Requant(
+    return op_types.Requant(
         0.05,
         int(rng.integers(-20, 20)),
         lo,
@@ -59,7 +44,7 @@ def _same(model: Model, x: np.ndarray) -> None:
 
 
 def _one_op(make, shape, zero_point=5):
-    source = Value(shape, 0.02, zero_point)
+    source = op_types.Value(shape, 0.02, zero_point)
     return Model(source, [make([source])])
 
 
@@ -75,7 +60,7 @@ def _conv(rng, cin, cout, k, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), 
         weight = rng.integers(-128, 128, size=(cout, cin // groups, *k)).astype(np.int8)
         bias = rng.integers(-20000, 20000, size=cout).astype(np.int32)
         geometry = Geometry(k, stride, dilation, pads)
-        return Conv((0,), ins, weight, bias, groups, geometry, _requant(rng, cout, shift))
+        return op_types.Conv((0,), ins, weight, bias, groups, geometry, _requant(rng, cout, shift))
 
     return make
 
@@ -101,14 +86,14 @@ CONVS = {  # name: (input shape, kwargs); covers the WIDE, AXPY and DOT modes of
 
 def test_conv_fused_with_the_max_pool_reading_it():
     rng = np.random.default_rng(8)
-    source = Value((3, 11, 10), 0.02, -4)
+    source = op_types.Value((3, 11, 10), 0.02, -4)
     for mode, k in (("wide", (3, 3)), ("dot", (5, 5))):
         conv = _conv(rng, 3, 6, k, pads=(1, 1, 1, 1), shift=40)([source])
         for geometry in (
             Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
             Geometry((3, 2), (2, 1), (1, 2), (1, 1, 0, 1)),
         ):
-            pool = MaxPool((1,), [conv.out], geometry)
+            pool = op_types.MaxPool((1,), [conv.out], geometry)
             model = Model(source, [conv, pool])
             assert model.program.i64[jit.H_OPS] == 1, mode  # one fused record
             _same(model, _inputs(source.shape))
@@ -139,7 +124,7 @@ def test_conv_transpose_geometries(name):
         bias = rng.integers(-20000, 20000, size=cout).astype(np.int32)
         geometry = Geometry(k, stride, dilation, pads)
         requant = _requant(rng, cout, 38)
-        return ConvTranspose((0,), ins, weight, bias, groups, geometry, output_padding, requant)
+        return op_types.ConvTranspose((0,), ins, weight, bias, groups, geometry, output_padding, requant)
 
     _same(_one_op(make, shape), _inputs(shape))
 
@@ -152,18 +137,26 @@ def test_fully_connected_largest_fan_in_and_extremes():
 
     def make(ins):
         bias = np.array([2**31 - 1, -(2**31), 0, 5, -5], np.int32)
-        return FullyConnected((0,), ins, weight, bias, _requant(rng, 5, 47))
+        return op_types.FullyConnected((0,), ins, weight, bias, _requant(rng, 5, 47))
 
     _same(_one_op(make, (fan_in,)), _inputs((fan_in,), n=3))
 
 
 POOLS = {
-    "max_padded_dilated": lambda ins: MaxPool((0,), ins, Geometry((3, 2), (2, 1), (2, 2), (2, 1, 1, 1))),
-    "max_2x2": lambda ins: MaxPool((0,), ins, Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0))),
-    "avg_exclude_pad": lambda ins: AvgPool((0,), ins, Geometry((3, 3), (2, 2), (1, 1), (1, 2, 2, 1)), False),
-    "avg_include_pad": lambda ins: AvgPool((0,), ins, Geometry((3, 2), (1, 2), (1, 1), (2, 1, 0, 1)), True),
-    "avg_unpadded": lambda ins: AvgPool((0,), ins, Geometry((2, 3), (2, 2), (1, 1), (0, 0, 0, 0)), False),
-    "avg_2x2": lambda ins: AvgPool((0,), ins, Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)), True),
+    "max_padded_dilated": lambda ins: op_types.MaxPool(
+        (0,), ins, Geometry((3, 2), (2, 1), (2, 2), (2, 1, 1, 1))
+    ),
+    "max_2x2": lambda ins: op_types.MaxPool((0,), ins, Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0))),
+    "avg_exclude_pad": lambda ins: op_types.AvgPool(
+        (0,), ins, Geometry((3, 3), (2, 2), (1, 1), (1, 2, 2, 1)), False
+    ),
+    "avg_include_pad": lambda ins: op_types.AvgPool(
+        (0,), ins, Geometry((3, 2), (1, 2), (1, 1), (2, 1, 0, 1)), True
+    ),
+    "avg_unpadded": lambda ins: op_types.AvgPool(
+        (0,), ins, Geometry((2, 3), (2, 2), (1, 1), (0, 0, 0, 0)), False
+    ),
+    "avg_2x2": lambda ins: op_types.AvgPool((0,), ins, Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)), True),
 }
 
 
@@ -174,11 +167,13 @@ def test_pools(name):
 
 def _binary_model(make, shape, broadcast):
     """x and a lookup of x (same shape), or x and the row means of that lookup (shape (C, H, 1))."""
-    source = Value(shape, 0.02, 4)
+    source = op_types.Value(shape, 0.02, 4)
     table = np.random.default_rng(3).integers(-128, 128, size=256).astype(np.int8)
-    ops = [Lookup((0,), [source], 0.03, -9, table)]
+    ops = [op_types.Lookup((0,), [source], 0.03, -9, table)]
     if broadcast:
-        ops.append(AvgPool((1,), [ops[0].out], Geometry((1, shape[2]), (1, 1), (1, 1), (0, 0, 0, 0)), False))
+        ops.append(
+            op_types.AvgPool((1,), [ops[0].out], Geometry((1, shape[2]), (1, 1), (1, 1), (0, 0, 0, 0)), False)
+        )
     other = ops[-1].out
     ops.append(make((0, len(ops)), [source, other]))
     return Model(source, ops)
@@ -192,8 +187,8 @@ def test_add_mul_with_broadcasting(kind, broadcast):
 
     def make(inputs, ins):
         if kind == "add":
-            return Add(inputs, ins, 0.05, -3, -100, 127, (1 << 30, 3 << 29), 31)
-        return Mul(inputs, ins, _requant(rng, 1, 38))
+            return op_types.Add(inputs, ins, 0.05, -3, -100, 127, (1 << 30, 3 << 29), 31)
+        return op_types.Mul(inputs, ins, _requant(rng, 1, 38))
 
     model = _binary_model(make, shape, broadcast)
     assert model.values[model.ops[-1].inputs[1]].shape == ((3, 5, 1) if broadcast else shape)
@@ -202,13 +197,13 @@ def test_add_mul_with_broadcasting(kind, broadcast):
 
 def test_concat_transpose_softmax_argmax_on_inner_axes():
     rng = np.random.default_rng(5)
-    source = Value((2, 4, 3), 0.02, 1)
-    t = Transpose((0,), [source], (1, 0, 2))  # (4, 2, 3)
+    source = op_types.Value((2, 4, 3), 0.02, 1)
+    t = op_types.Transpose((0,), [source], (1, 0, 2))  # (4, 2, 3)
     m, shifts = np.array([1 << 30, 3 << 29], np.uint32), np.array([31, 32], np.uint8)
-    requant = Requant(0.05, 2, -128, 127, m, shifts)
-    cat = Concat((1, 1), [t.out, t.out], 2, requant)  # (4, 2, 6)
-    soft = Softmax((2,), [cat.out], 1, softmax_table(0.3))
-    arg = ArgMax((3,), [soft.out], 2, True)
+    requant = op_types.Requant(0.05, 2, -128, 127, m, shifts)
+    cat = op_types.Concat((1, 1), [t.out, t.out], 2, requant)  # (4, 2, 6)
+    soft = op_types.Softmax((2,), [cat.out], 1, softmax_table(0.3))
+    arg = op_types.ArgMax((3,), [soft.out], 2, True)
     model = Model(source, [t, cat, soft, arg])
     _same(Model(source, [t, cat, soft]), _inputs((2, 4, 3)))
     _same(model, _inputs((2, 4, 3), n=12, seed=rng.integers(100)))

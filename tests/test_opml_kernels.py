@@ -16,23 +16,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from evm_ext.model import Model, load_model
-from evm_ext.model.ops import (
-    Add,
-    ArgMax,
-    AvgPool,
-    Concat,
-    Conv,
-    ConvTranspose,
-    FullyConnected,
-    Lookup,
-    MaxPool,
-    Mul,
-    Requant,
-    Reshape,
-    Softmax,
-    Transpose,
-    Value,
-)
+from evm_ext.model import ops as op_types
 from evm_ext.model.quantize import softmax_table
 from evm_ext.tensor.conv import Geometry
 from nodes.opml.commitment import CHUNK
@@ -79,11 +63,11 @@ def test_shipped_model_chunks_match_the_engine(verifier, path):
         assert (ops, list(inputs), size) == (len(model.ops), list(op.inputs), op.out.size)
 
 
-def _requant(rng, channels: int, fan_in: int, clamp: bool) -> Requant:
+def _requant(rng, channels: int, fan_in: int, clamp: bool) -> op_types.Requant:
     shift = 31 + round(math.log2(math.sqrt(fan_in) * 6000 / 40))
     zp = int(rng.integers(-30, 30))
     lo, hi = (zp, 127) if clamp else (-128, 127)
-    return Requant(
+    return op_types.Requant(
         0.05,
         zp,
         lo,
@@ -100,11 +84,11 @@ def _random_op(kind: str, seed: int) -> Model:
     zp = int(rng.integers(-128, 128))
     if kind == "fully_connected":
         k, c = int(rng.integers(1, 200)), int(rng.integers(1, 70))
-        x = Value((k,), 0.1, zp)
-        op = FullyConnected((0,), [x], w(c, k), b(c), _requant(rng, c, k, bool(seed % 2)))
+        x = op_types.Value((k,), 0.1, zp)
+        op = op_types.FullyConnected((0,), [x], w(c, k), b(c), _requant(rng, c, k, bool(seed % 2)))
         return Model(x, [op])
     cin = int(rng.choice([1, 2, 4, 6]))
-    x = Value((cin, int(rng.integers(3, 10)), int(rng.integers(3, 10))), 0.1, zp)
+    x = op_types.Value((cin, int(rng.integers(3, 10)), int(rng.integers(3, 10))), 0.1, zp)
     kh, kw = (int(v) for v in rng.integers(1, 4, 2))
     stride = tuple(int(v) for v in rng.integers(1, 3, 2))
     dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
@@ -112,7 +96,7 @@ def _random_op(kind: str, seed: int) -> Model:
         groups = int(rng.choice([g for g in (1, 2, cin) if cin % g == 0]))
         cout = groups * int(rng.integers(1, 4))
         pads = tuple(int(v) for v in rng.integers(0, 3, 4))
-        op = Conv(
+        op = op_types.Conv(
             (0,),
             [x],
             w(cout, cin // groups, kh, kw),
@@ -126,7 +110,7 @@ def _random_op(kind: str, seed: int) -> Model:
         cout = groups * int(rng.integers(1, 4))
         pads = tuple(int(v) for v in rng.integers(0, 2, 4))
         out_pad = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation, strict=True))
-        op = ConvTranspose(
+        op = op_types.ConvTranspose(
             (0,),
             [x],
             w(cin, cout // groups, kh, kw),
@@ -139,34 +123,34 @@ def _random_op(kind: str, seed: int) -> Model:
     elif kind == "max_pool":
         ext = [d * (k - 1) + 1 for k, d in zip((kh, kw), dilation, strict=True)]
         pads = tuple(int(rng.integers(0, e)) for e in ext * 2)
-        op = MaxPool((0,), [x], Geometry((kh, kw), stride, dilation, pads))
+        op = op_types.MaxPool((0,), [x], Geometry((kh, kw), stride, dilation, pads))
     elif kind == "lookup":
-        op = Lookup((0,), [x], 0.2, int(rng.integers(-128, 128)), w(256))
+        op = op_types.Lookup((0,), [x], 0.2, int(rng.integers(-128, 128)), w(256))
     elif kind == "avg_pool":
         pads = tuple(int(rng.integers(0, k)) for k in (kh, kw) * 2)
-        op = AvgPool((0,), [x], Geometry((kh, kw), stride, (1, 1), pads), bool(seed % 2))
+        op = op_types.AvgPool((0,), [x], Geometry((kh, kw), stride, (1, 1), pads), bool(seed % 2))
     elif kind == "transpose":
         shape = (*x.shape[1:], x.shape[0]) if seed % 2 else (x.shape[2], x.shape[0] * x.shape[1])
-        x = Value(shape, 0.1, zp)
-        op = Transpose((0,), [x], tuple(int(p) for p in rng.permutation(len(shape))))
+        x = op_types.Value(shape, 0.1, zp)
+        op = op_types.Transpose((0,), [x], tuple(int(p) for p in rng.permutation(len(shape))))
     elif kind in ("softmax", "argmax"):
         axis = int(rng.integers(0, 3))
         if kind == "softmax":
-            op = Softmax((0,), [x], axis, softmax_table(float(rng.uniform(0.02, 0.3))))
+            op = op_types.Softmax((0,), [x], axis, softmax_table(float(rng.uniform(0.02, 0.3))))
         else:
-            op = ArgMax((0,), [x], axis, bool(seed % 2))
+            op = op_types.ArgMax((0,), [x], axis, bool(seed % 2))
     elif kind in ("add", "mul"):  # value 1 is x's per-channel mean (C, 1, 1): broadcast as in the CPPN
-        mean = AvgPool((0,), [x], Geometry(x.shape[1:], (1, 1), (1, 1), (0, 0, 0, 0)), True)
+        mean = op_types.AvgPool((0,), [x], Geometry(x.shape[1:], (1, 1), (1, 1), (0, 0, 0, 0)), True)
         inputs = (1, 0) if seed % 2 else (0, 1)
         ins = [(x, mean.out)[i] for i in inputs]
         if kind == "add":
             mults = (int(rng.integers(1 << 30, 1 << 31)), int(rng.integers(1 << 28, 1 << 31)))
-            op = Add(inputs, ins, 0.1, int(rng.integers(-20, 20)), -128, 127, mults, 31)
+            op = op_types.Add(inputs, ins, 0.1, int(rng.integers(-20, 20)), -128, 127, mults, 31)
         else:
-            op = Mul(inputs, ins, _requant(rng, 1, 1 << 12, bool(seed % 2)))
+            op = op_types.Mul(inputs, ins, _requant(rng, 1, 1 << 12, bool(seed % 2)))
         return Model(x, [mean, op])
     else:
-        op = Reshape((0,), [x], (x.shape[1], x.size // x.shape[1]))
+        op = op_types.Reshape((0,), [x], (x.shape[1], x.size // x.shape[1]))
     return Model(x, [op])
 
 
@@ -210,10 +194,10 @@ def _reverts(verifier, args: tuple, error: str, *params) -> None:
 def test_a_value_read_by_several_ops_keeps_its_zero_point(verifier):
     """The input feeds a lookup (whose output has another zero point) and then a fully connected layer."""
     rng = np.random.default_rng(5)
-    x = Value((40,), 0.1, 17)
+    x = op_types.Value((40,), 0.1, 17)
     table = rng.integers(-128, 128, 256).astype(np.int8)
-    lookup = Lookup((0,), [x], 0.2, -90, table)
-    fc = FullyConnected(
+    lookup = op_types.Lookup((0,), [x], 0.2, -90, table)
+    fc = op_types.FullyConnected(
         (0,),
         [x],
         rng.integers(-127, 128, (20, 40)).astype(np.int8),
@@ -226,9 +210,9 @@ def test_a_value_read_by_several_ops_keeps_its_zero_point(verifier):
 
 
 def test_unsupported_kind_and_bad_input_revert_with_reasons(verifier):
-    x = Value((10,), 0.1, 0)
-    rq = Requant(0.1, 0, -128, 127, np.full(2, 1 << 30, np.uint32), np.full(2, 30, np.uint8))
-    concat = Model(x, [Concat((0, 0), [x, x], 0, rq)])
+    x = op_types.Value((10,), 0.1, 0)
+    rq = op_types.Requant(0.1, 0, -128, 127, np.full(2, 1 << 30, np.uint32), np.full(2, 30, np.uint8))
+    concat = Model(x, [op_types.Concat((0, 0), [x, x], 0, rq)])
     _reverts(verifier, (concat.encode(), 0, [bytes(10)] * 2, 0), "UnsupportedOp(uint256,uint256)", 0, 11)
     fc = _random_op("fully_connected", 1)
     short = bytes(fc.input_size - 1)

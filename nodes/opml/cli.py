@@ -25,23 +25,17 @@ GAME_HELP = "OpmlGame address (default: $AIEVM_OPML_GAME; `aievm opml deploy` pr
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    opml = subparsers.add_parser(
+    opml = _command(
+        subparsers,
         "opml",
-        help="optimistic inference: off-chain results secured by a fraud-proof game (any EVM)",
+        "optimistic inference: off-chain results secured by a fraud-proof game (any EVM)",
         description="Post inference results computed off chain, with a bond and a Merkle commitment to "
         "every intermediate tensor; a watcher re-runs them and disputes wrong ones: bisection over ops, "
         "then over output chunks, then a one-step proof that recomputes one chunk in plain Solidity.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = opml.add_subparsers(dest="opml_command", metavar="COMMAND", required=True)
 
-    deploy = sub.add_parser(
-        "deploy",
-        help="deploy the verifier and the game contract",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    deploy = _command(sub, "deploy", "deploy the verifier and the game contract", run_deploy)
     _rpc(deploy)
     deploy.add_argument(
         "--window",
@@ -61,20 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument(
         "--challenge-bond", type=float, default=1.0, metavar="ETH", help="challenger bond (1)"
     )
-    deploy.add_argument(
-        "--verifier",
-        choices=("plain", "infer"),
-        default="plain",
-        help="one-step verifier: plain Solidity (any EVM, default) or INFER (aievm chains)",
-    )
-    deploy.set_defaults(func=run_deploy)
+    _verifier(deploy, "one-step verifier: plain Solidity (any EVM, default) or INFER (aievm chains)")
 
-    submit = sub.add_parser(
-        "submit",
-        help="post a result computed off chain; prints its id",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    submit = _command(sub, "submit", "post a result computed off chain; prints its id", run_submit)
     _rpc(submit, game=True)
     submit.add_argument("model", metavar="MODEL_ADDR", help="address of a sealed ModelStore")
     submit.add_argument(
@@ -98,13 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stay running: answer challenges, claim timeouts, finalize after the window",
     )
-    submit.set_defaults(func=run_submit)
 
-    watch = sub.add_parser(
-        "challenger",
-        help="watch the game, re-run every submission, dispute wrong ones",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    watch = _command(
+        sub, "challenger", "watch the game, re-run every submission, dispute wrong ones", run_challenger
     )
     _rpc(watch, game=True, account=1)
     watch.add_argument("--from-block", type=int, help="first block to scan (default: the current one)")
@@ -114,41 +93,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="challenge every submission, even correct ones (for tests and demos: it loses)",
     )
     watch.add_argument("--poll", type=float, default=0.1, metavar="S", help="seconds between polls (0.1)")
-    watch.set_defaults(func=run_challenger)
 
-    status = sub.add_parser(
-        "status",
-        help="one submission's state in plain words",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    status = _command(sub, "status", "one submission's state in plain words", run_status)
     _rpc(status, game=True)
     status.add_argument("id", type=int, metavar="ID", help="submission id (printed by submit)")
-    status.set_defaults(func=run_status)
 
-    finalize = sub.add_parser(
-        "finalize",
-        help="finalize a submission whose window has closed",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    finalize = _command(sub, "finalize", "finalize a submission whose window has closed", run_finalize)
     _rpc(finalize, game=True)
     finalize.add_argument("id", type=int, metavar="ID")
-    finalize.set_defaults(func=run_finalize)
 
-    demo = sub.add_parser(
-        "demo",
-        help="honest and dishonest submissions end to end on a throwaway devnet",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    demo = _command(
+        sub, "demo", "honest and dishonest submissions end to end on a throwaway devnet", run_demo
     )
-    demo.add_argument(
-        "--verifier",
-        choices=("plain", "infer"),
-        default="plain",
-        help="one-step verifier of the game (plain Solidity by default)",
+    _verifier(demo, "one-step verifier of the game (plain Solidity by default)")
+
+
+def _command(subparsers: argparse._SubParsersAction, name: str, summary: str, func=None, **kwargs):
+    """A (sub-)command with the shared examples epilog; `func` runs it."""
+    parser = subparsers.add_parser(
+        name, help=summary, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
     )
-    demo.set_defaults(func=run_demo)
+    if func is not None:
+        parser.set_defaults(func=func)
+    return parser
+
+
+def _verifier(parser: argparse.ArgumentParser, summary: str) -> None:
+    parser.add_argument("--verifier", choices=("plain", "infer"), default="plain", help=summary)
 
 
 def _rpc(parser: argparse.ArgumentParser, game: bool = False, account: int = 0) -> None:

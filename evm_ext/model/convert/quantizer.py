@@ -16,28 +16,11 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
+from evm_ext.model import ops
 from evm_ext.model.convert.calibrate import Calibration
 from evm_ext.model.convert.ir import IrKind, IrOp, label
 from evm_ext.model.convert.lower import swap_group_axes
 from evm_ext.model.errors import ConversionError
-from evm_ext.model.ops import (
-    Add,
-    ArgMax,
-    AvgPool,
-    Concat,
-    Conv,
-    ConvTranspose,
-    FullyConnected,
-    Lookup,
-    MaxPool,
-    Mul,
-    Op,
-    Requant,
-    Reshape,
-    Softmax,
-    Transpose,
-    Value,
-)
 from evm_ext.model.quantize import choose_qparams, multiplier, quantize, quantize_weights, softmax_table
 from evm_ext.tensor.conv import Geometry
 from evm_ext.tensor.requant import INT8_MAX, INT8_MIN, M_MIN
@@ -49,11 +32,11 @@ class Quantizer:
     def __init__(self, cal: Calibration, consts: dict[str, np.ndarray], opsets: list) -> None:
         self.cal, self.consts, self.opsets = cal, consts, opsets
         self.index: dict[str, int] = {}
-        self.values: list[Value] = []
-        self.ops: list[Op] = []
-        self.add_value(cal.input_name, Value(cal.shape[cal.input_name], *self.qparams(cal.input_name)))
+        self.values: list[ops.Value] = []
+        self.ops: list[ops.Op] = []
+        self.add_value(cal.input_name, ops.Value(cal.shape[cal.input_name], *self.qparams(cal.input_name)))
 
-    def run(self, ir: list[IrOp]) -> list[Op]:
+    def run(self, ir: list[IrOp]) -> list[ops.Op]:
         for op in ir:
             QUANTIZERS[op.kind](self, op, self.values[self.index[op.inputs[0]]])
         return self.ops
@@ -61,11 +44,11 @@ class Quantizer:
     def qparams(self, name: str) -> tuple[float, int]:
         return choose_qparams(self.cal.lo.get(name, 0.0), self.cal.hi.get(name, 0.0))
 
-    def add_value(self, name: str, value: Value) -> None:
+    def add_value(self, name: str, value: ops.Value) -> None:
         self.index[name] = len(self.values)
         self.values.append(value)
 
-    def push(self, name: str, op_type: type[Op], inputs: list[str], **fields) -> None:
+    def push(self, name: str, op_type: type[ops.Op], inputs: list[str], **fields) -> None:
         idx = tuple(self.index[n] for n in inputs)
         try:
             op = op_type(idx, [self.values[i] for i in idx], **fields)
@@ -85,18 +68,18 @@ class Quantizer:
         )
         return lo, hi
 
-    def linear(self, op: IrOp, x: Value) -> None:
+    def linear(self, op: IrOp, x: ops.Value) -> None:
         scale, zp = self.qparams(op.output)
         clamp = self.clamp(op.act, scale, zp)
         w, b, rq = quantize_weights(op.weight, op.bias, x.scale, scale, zp, clamp, label(op.node))
         if op.kind == IrKind.FULLY_CONNECTED:
-            self.push(op.output, FullyConnected, op.inputs, weight=w, bias=b, requant=rq)
+            self.push(op.output, ops.FullyConnected, op.inputs, weight=w, bias=b, requant=rq)
             return
         geometry = _geometry(op.attrs, w.shape[2:])
         if op.kind == IrKind.CONV:
             self.push(
                 op.output,
-                Conv,
+                ops.Conv,
                 op.inputs,
                 weight=w,
                 bias=b,
@@ -107,7 +90,7 @@ class Quantizer:
             return
         self.push(
             op.output,
-            ConvTranspose,
+            ops.ConvTranspose,
             op.inputs,
             weight=swap_group_axes(w, op.attrs["group"]),
             bias=b,
@@ -117,12 +100,12 @@ class Quantizer:
             requant=rq,
         )
 
-    def lookup(self, op: IrOp, x: Value) -> None:
+    def lookup(self, op: IrOp, x: ops.Value) -> None:
         scale, zp = self.qparams(op.output)
         table = quantize(self.evaluate(op, x), scale, zp)
-        self.push(op.output, Lookup, op.inputs, scale=scale, zero_point=zp, table=table)
+        self.push(op.output, ops.Lookup, op.inputs, scale=scale, zero_point=zp, table=table)
 
-    def add(self, op: IrOp, x: Value) -> None:
+    def add(self, op: IrOp, x: ops.Value) -> None:
         """Two activations of any scales: the larger input scale gets a multiplier in [2^30, 2^31)."""
         scale, zp = self.qparams(op.output)
         a, b = (self.values[self.index[n]] for n in op.inputs)
@@ -133,7 +116,7 @@ class Quantizer:
             raise ConversionError(f"{label(op.node)}: cannot represent the input scales")
         self.push(
             op.output,
-            Add,
+            ops.Add,
             op.inputs,
             scale=scale,
             zero_point=zp,
@@ -143,23 +126,23 @@ class Quantizer:
             shift=shift,
         )
 
-    def mul(self, op: IrOp, x: Value) -> None:
+    def mul(self, op: IrOp, x: ops.Value) -> None:
         scale, zp = self.qparams(op.output)
         a, b = (self.values[self.index[n]] for n in op.inputs)
         m, shift = multiplier(a.scale * b.scale / scale, label(op.node))
-        requant = Requant(
+        requant = ops.Requant(
             scale, zp, INT8_MIN, INT8_MAX, np.array([m], np.uint32), np.array([shift], np.uint8)
         )
-        self.push(op.output, Mul, op.inputs, requant=requant)
+        self.push(op.output, ops.Mul, op.inputs, requant=requant)
 
-    def pool(self, op: IrOp, x: Value) -> None:
+    def pool(self, op: IrOp, x: ops.Value) -> None:
         kernel = op.attrs["kernel"]
         if op.kind == IrKind.MAX_POOL:
-            self.push(op.output, MaxPool, op.inputs, geometry=_geometry(op.attrs, kernel))
+            self.push(op.output, ops.MaxPool, op.inputs, geometry=_geometry(op.attrs, kernel))
         else:
             self.push(
                 op.output,
-                AvgPool,
+                ops.AvgPool,
                 op.inputs,
                 geometry=_geometry(op.attrs, kernel, dilated=False),
                 count_include_pad=op.attrs["count_include_pad"],
@@ -170,16 +153,16 @@ class Quantizer:
                 f"{label(op.node)}: output shape {want} not reproduced (ceil_mode is not supported)"
             )
 
-    def reshape(self, op: IrOp, x: Value) -> None:
-        self.push(op.output, Reshape, op.inputs, shape=op.attrs["shape"])
+    def reshape(self, op: IrOp, x: ops.Value) -> None:
+        self.push(op.output, ops.Reshape, op.inputs, shape=op.attrs["shape"])
 
-    def transpose(self, op: IrOp, x: Value) -> None:
-        self.push(op.output, Transpose, op.inputs, perm=op.attrs["perm"])
+    def transpose(self, op: IrOp, x: ops.Value) -> None:
+        self.push(op.output, ops.Transpose, op.inputs, perm=op.attrs["perm"])
 
-    def concat(self, op: IrOp, x: Value) -> None:
+    def concat(self, op: IrOp, x: ops.Value) -> None:
         scale, zp = self.qparams(op.output)
         ms = [multiplier(self.values[self.index[n]].scale / scale, label(op.node)) for n in op.inputs]
-        requant = Requant(
+        requant = ops.Requant(
             scale,
             zp,
             INT8_MIN,
@@ -187,15 +170,15 @@ class Quantizer:
             np.array([m for m, _ in ms], np.uint32),
             np.array([s for _, s in ms], np.uint8),
         )
-        self.push(op.output, Concat, op.inputs, axis=op.attrs["axis"], requant=requant)
+        self.push(op.output, ops.Concat, op.inputs, axis=op.attrs["axis"], requant=requant)
 
-    def softmax(self, op: IrOp, x: Value) -> None:
-        self.push(op.output, Softmax, op.inputs, axis=op.attrs["axis"], table=softmax_table(x.scale))
+    def softmax(self, op: IrOp, x: ops.Value) -> None:
+        self.push(op.output, ops.Softmax, op.inputs, axis=op.attrs["axis"], table=softmax_table(x.scale))
 
-    def argmax(self, op: IrOp, x: Value) -> None:
-        self.push(op.output, ArgMax, op.inputs, axis=op.attrs["axis"], keepdims=op.attrs["keepdims"])
+    def argmax(self, op: IrOp, x: ops.Value) -> None:
+        self.push(op.output, ops.ArgMax, op.inputs, axis=op.attrs["axis"], keepdims=op.attrs["keepdims"])
 
-    def evaluate(self, op: IrOp, x: Value) -> np.ndarray:
+    def evaluate(self, op: IrOp, x: ops.Value) -> np.ndarray:
         """f(real value of each int8 code), computed by onnxruntime on a one-node graph."""
         node = op.node
         grid = ((np.arange(256) - 128 - x.zero_point) * x.scale).astype(np.float32)
@@ -224,7 +207,7 @@ def _geometry(attrs: dict, kernel: tuple[int, ...], dilated: bool = True) -> Geo
     )
 
 
-QUANTIZERS: dict[IrKind, Callable[[Quantizer, IrOp, Value], None]] = {
+QUANTIZERS: dict[IrKind, Callable[[Quantizer, IrOp, ops.Value], None]] = {
     IrKind.FULLY_CONNECTED: Quantizer.linear,
     IrKind.CONV: Quantizer.linear,
     IrKind.CONV_TRANSPOSE: Quantizer.linear,
