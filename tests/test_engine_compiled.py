@@ -1,5 +1,6 @@
 """The compiled engine (`evm_ext.tensor.jit`, default) is bit-identical to the numpy engine (the reference)
-on every op kind, every conv mode and geometry, extreme values and every shipped model."""
+on every op kind, every conv and transposed conv geometry, extreme values and every shipped model.
+`test_engine_simd` runs this file again on the portable SIMD path (no AVX-512 VNNI)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,10 @@ def _conv(rng, cin, cout, k, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), 
     return make
 
 
-CONVS = {  # name: (input shape, kwargs); covers the WIDE, AXPY and DOT modes of `lowering`
+CONVS = {  # name: (input shape, kwargs): strides, dilations, pads, groups, and the GEMM's padding (`simd`)
+    "one_channel_mnist_like": ((1, 12, 12), dict(cout=8, k=(5, 5))),  # fan-in 25 in 7 groups of 4
+    "channels_past_one_tile": ((3, 6, 7), dict(cout=37, k=(3, 3), pads=(1, 1, 1, 1))),  # 3 tiles of 16
+    "fan_in_not_a_multiple_of_4": ((3, 5, 5), dict(cout=4, k=(1, 3), stride=(1, 2))),
     "wide_stride1_padded": ((3, 9, 8), dict(cout=5, k=(3, 3), pads=(1, 1, 1, 1))),
     "wide_dilated_asymmetric": ((2, 10, 9), dict(cout=4, k=(3, 2), dilation=(2, 3), pads=(2, 0, 1, 3))),
     "axpy_stride2": ((3, 11, 10), dict(cout=6, k=(3, 3), stride=(2, 2), pads=(1, 0, 2, 1))),
@@ -270,3 +274,15 @@ def test_aievm_engine_numpy_selects_the_reference_with_the_same_golden_hash():
         text=True,
     )
     assert bad.returncode != 0 and "AIEVM_ENGINE must be one of compiled, numpy" in bad.stderr
+
+
+def test_the_simd_path_is_the_one_the_features_select():
+    """`test_engine_simd` re-runs this file with NUMBA_CPU_FEATURES lacking avx512vnni: it must take the
+    portable path there (AIEVM_EXPECT_SIMD=portable), and VNNI here wherever the host has it."""
+    from evm_ext.tensor import simd
+
+    expected = os.environ.get("AIEVM_EXPECT_SIMD")
+    if expected == "portable":
+        assert not simd.has_vnni()
+    else:
+        assert simd.has_vnni() == ("+avx512vnni" in simd.target_features().split(","))

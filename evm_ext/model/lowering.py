@@ -34,16 +34,16 @@ from evm_ext.model.ops import (
 )
 from evm_ext.tensor import jit
 from evm_ext.tensor.linear import fold_input_zero_point
+from evm_ext.tensor.simd import LANES, TAPS
 
-# A conv's GEMM is dot products over the fan-in (vectorized along it) from this fan-in or below this many
-# output positions; otherwise an axpy over the output positions, read straight from the padded input when
-# the stride is 1 and that at most doubles the columns computed (as `conv.conv2d_gemm`).
-_DOT_FAN_IN = 32
-_DOT_POSITIONS = 8
 # A transposed conv runs per output phase unless that computes more than this many times its MACs (the
 # columns of taps falling outside the input are zeros).
 _PHASE_WASTE = 1.5
 
+
+# Weight blocks start on a cache line: `simd.dot16` loads 64 bytes at a time, and a load that straddles
+# two lines costs about twice as much (timings then depend on where malloc put the array).
+ALIGN = 64
 
 Ins = list[Value]  # an op's input values
 Srcs = list[int]  # their arena offsets
@@ -72,10 +72,11 @@ class _Builder:
         return self.const_size - values.size
 
     def weight(self, values: np.ndarray) -> int:
-        """Append int8 values; return their offset in w8."""
+        """Append int8 values at the next multiple of ALIGN; return their offset in w8."""
         values = np.ascontiguousarray(values, dtype=np.int8).ravel()
-        self.weights.append(values)
-        self.weight_size += values.size
+        gap = -self.weight_size % ALIGN
+        self.weights += [np.zeros(gap, np.int8), values]
+        self.weight_size += gap + values.size
         return self.weight_size - values.size
 
     def channels(self, bias: np.ndarray, m: np.ndarray, shift: np.ndarray) -> int:
@@ -123,21 +124,51 @@ def lower(source: Value, ops: tuple[Op, ...]) -> Program:
         len(lowered), arena, 0, offsets[-1], source.size, values[-1].size,
     )
     i64 = np.concatenate([header, b.records.ravel(), *b.consts])
-    w8 = np.concatenate(b.weights) if b.weights else np.zeros(1, np.int8)
+    w8 = _aligned(np.concatenate(b.weights) if b.weights else np.zeros(1, np.int8))
     i64.flags.writeable = w8.flags.writeable = False
     return Program(w8, i64)
+
+
+def _aligned(values: np.ndarray) -> np.ndarray:
+    """A copy of `values` whose first byte sits at a multiple of ALIGN in memory."""
+    buf = np.empty(values.size + ALIGN, np.int8)
+    start = -buf.ctypes.data % ALIGN
+    out = buf[start : start + values.size]
+    out[:] = values
+    return out
 
 
 def _gemm_out(r: np.ndarray, op: FullyConnected | Conv | ConvTranspose) -> None:
     r[jit.P_ZP_OUT], r[jit.P_LO], r[jit.P_HI] = op.requant.zero_point, op.requant.lo, op.requant.hi
 
 
+def tile_weights(matrix: np.ndarray) -> np.ndarray:
+    """A GEMM's (C, K) int8 weights in `simd.dot16`'s layout: C padded to a multiple of LANES and K to a
+    multiple of TAPS with zeros, stored [c // LANES][k // TAPS][c % LANES][k % TAPS]."""
+    c, k = matrix.shape
+    cp, kp = -(-c // LANES) * LANES, -(-k // TAPS) * TAPS
+    padded = np.zeros((cp, kp), np.int8)
+    padded[:c, :k] = matrix
+    return padded.reshape(cp // LANES, LANES, kp // TAPS, TAPS).transpose(0, 2, 1, 3).ravel()
+
+
+def _flip_sums(matrix: np.ndarray, zero_point: int = 0) -> np.ndarray:
+    """Per row, (zero_point + 128) * sum(w): what u8 inputs (x + 128) add to a GEMM whose inputs are
+    centred on zero_point (0 where the zero point is folded into the bias: the flip's 128 * sum(w))."""
+    return (zero_point + jit.FLIP) * matrix.astype(np.int64).sum(axis=1)
+
+
+def _grouped(b: _Builder, matrices: list[np.ndarray]) -> int:
+    """Each group's (C_g, K) weights tiled, groups one after another; return the offset of the first."""
+    return b.weight(np.concatenate([tile_weights(m) for m in matrices]))
+
+
 def _fully_connected(b: _Builder, r: np.ndarray, op: FullyConnected, ins: Ins, srcs: Srcs) -> None:
     channels, fan_in = op.weight.shape
     r[jit.F_KIND], r[jit.FC_K], r[jit.FC_C] = jit.K_FC, fan_in, channels
-    r[jit.P_WEIGHT] = b.weight(op.weight)
+    r[jit.P_WEIGHT] = b.weight(tile_weights(op.weight))
     folded = fold_input_zero_point(op.weight, op.bias, ins[0].zero_point, axes=(1,))
-    r[jit.P_CHAN] = b.channels(folded, op.requant.m, op.requant.shift)
+    r[jit.P_CHAN] = b.channels(folded - _flip_sums(op.weight), op.requant.m, op.requant.shift)
     _gemm_out(r, op)
 
 
@@ -159,23 +190,12 @@ def _conv(b: _Builder, r: np.ndarray, op: Conv, ins: Ins, srcs: Srcs) -> None:
     (x,) = ins
     _geometry(r, op, x)
     r[jit.F_KIND] = jit.K_CONV
-    cout, cin_g, kh, kw = op.weight.shape
-    (_, h, w), (sh, sw), (dh, dw), (pt, pl, pb, pr) = x.shape, *op.geometry[1:]
-    oh, ow = op.out.shape[1:]
-    hp, wp = h + pt + pb, w + pl + pr
-    ci, i, j = np.meshgrid(np.arange(cin_g), np.arange(kh), np.arange(kw), indexing="ij")
-    weight = op.weight
-    if ci.size >= _DOT_FAN_IN or oh * ow < _DOT_POSITIONS:
-        r[jit.P_MODE], rows = jit.MODE_DOT, np.zeros(1, np.int64)
-        weight = weight.transpose(0, 2, 3, 1)  # (cout, kh, kw, cin_g): the channels-last column order
-    elif sh == sw == 1 and wp <= 2 * ow:
-        r[jit.P_MODE], rows = jit.MODE_WIDE, (ci * hp * wp + i * dh * wp + j * dw).ravel()
-    else:
-        r[jit.P_MODE], rows = jit.MODE_AXPY, np.arange(ci.size) * (oh * ow)
-    r[jit.P_ROWS] = b.const(rows)
-    r[jit.P_WEIGHT] = b.weight(weight)
+    cout = op.weight.shape[0]
+    # (cout, kh, kw, cin_g): the channels-last column order of the im2col
+    rows = op.weight.transpose(0, 2, 3, 1).reshape(cout, -1)
+    r[jit.P_WEIGHT] = _grouped(b, np.split(rows, op.groups))
     folded = fold_input_zero_point(op.weight, op.bias, x.zero_point, axes=(1, 2, 3))
-    r[jit.P_CHAN] = b.channels(folded, op.requant.m, op.requant.shift)
+    r[jit.P_CHAN] = b.channels(folded - _flip_sums(rows), op.requant.m, op.requant.shift)
     r[jit.P_ZP_IN] = x.zero_point
     _gemm_out(r, op)
 
@@ -190,12 +210,18 @@ def _conv_transpose(b: _Builder, r: np.ndarray, op: ConvTranspose, ins: Ins, src
     phases = _phase_weights(op, x)
     if phases is None:
         r[jit.P_MODE] = jit.MODE_SCATTER
-        r[jit.P_WEIGHT] = b.weight(op.weight)  # (cin, cout_g * kh * kw): one row per input channel
+        # per group, one row per (co, i, j) over the group's input channels
+        cin, cout_g, kh, kw = op.weight.shape
+        w = op.weight.reshape(op.groups, cin // op.groups, cout_g * kh * kw).transpose(0, 2, 1)
+        r[jit.P_WEIGHT] = _grouped(b, list(w))
+        r[jit.P_ROWS] = b.const(np.concatenate([_flip_sums(m, x.zero_point) for m in w]))
         return
     r[jit.P_MODE] = jit.MODE_PHASES
     table = []
     for na, nb, block in phases:
-        table += [na, nb, b.weight(block) if block.size else 0]
+        rows = block.reshape(op.out.shape[0], na * nb * block.shape[-1])  # (cout, na * nb * cin_g)
+        weights = _grouped(b, np.split(rows, op.groups)) if rows.size else 0
+        table += [na, nb, weights, b.const(op.bias.astype(np.int64) - _flip_sums(rows, x.zero_point))]
     r[jit.P_ROWS] = b.const(np.array(table))
 
 

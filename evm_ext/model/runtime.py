@@ -142,15 +142,9 @@ class Model:
             )
         return x_q
 
-    @cached_property
-    def _compiled(self) -> Callable[[np.ndarray, np.ndarray], None]:
-        """execute(x flat, y flat) of this model's program (`jit.execute` with the program bound)."""
-        execute, (w8, i64) = _jit().execute, self.program
-        return lambda x, y: execute(x, y, w8, i64)
-
     def _run_compiled(self, x: np.ndarray) -> np.ndarray:
         y = np.empty((len(x), *self.output_shape), np.int8)
-        self._compiled(np.ascontiguousarray(x).reshape(-1), y.reshape(-1))
+        _jit().execute(np.ascontiguousarray(x).reshape(-1), y.reshape(-1), *self.program)
         return y
 
     def _run_numpy(self, x_q: np.ndarray) -> np.ndarray:
@@ -175,12 +169,12 @@ class Model:
         """The INFER semantics: `input_size` int8 bytes in, `output_size` int8 bytes out (one sample)."""
         if len(inp) != self.input_size:
             raise ModelInputError(f"input has {len(inp)} bytes, the model takes {self.input_size}")
-        x = np.frombuffer(inp, dtype=np.int8)
         if engine() == "numpy":
-            return self._run(x.reshape((1, *self.input_shape))).tobytes()
-        y = np.empty(self.output_size, np.int8)
-        self._compiled(x, y)
-        return y.tobytes()
+            return self._run(np.frombuffer(inp, dtype=np.int8).reshape((1, *self.input_shape))).tobytes()
+        # bytes in, a bytearray out: numba takes both as byte buffers, with no numpy wrapper to build
+        out = bytearray(self.output_size)
+        _jit().execute(inp, out, *self.program)
+        return bytes(out)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float inputs (N, *input_shape) or one sample -> int8, rounding half to even (off-chain only)."""

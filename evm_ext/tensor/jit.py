@@ -7,9 +7,12 @@ tables. Each sample's values live in one int8 arena at offsets fixed by the lowe
 
 Every kernel computes the engine's rule exactly as written in `evm_ext.tensor` (docs/quantization.md):
 int8 x int8 products summed in int32 (|sum| < 2**30 by `requant.MAX_FAN_IN`), the folded bias added and
-requantized in int64 (`((acc * M + 2**(s-1)) >> s) + zp`, clamped). Integer sums do not depend on the
-summation order, so the results are bit-identical to the numpy engine on every machine (tests compare
-the two on every op kind and every shipped model). No floating point is used anywhere here.
+requantized in int64 (`((acc * M + 2**(s-1)) >> s) + zp`, clamped). The GEMMs (fully connected, conv,
+transposed conv) run on `simd.dot16`: their input columns are stored as u8 = x + 128 and the lowering
+subtracts 128 * sum(w) (transposed conv: (zp + 128) * sum(w)) in the bias, which gives the same integer.
+Integer sums do not depend on the summation order, so the results are bit-identical to the numpy engine
+on every machine (tests compare the two on every op kind and every shipped model, on both `simd` code
+paths). No floating point is used anywhere here.
 
 Kernels compile on first use and are cached on disk by numba (`cache=True`, in `__pycache__` or
 NUMBA_CACHE_DIR), so a process that has run them before loads them instead of compiling. Bounds checks
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from evm_ext.tensor.simd import LANES, TAPS, TILE, copy16, dot16, dot16x4, flip16
 
 # Op kinds of the program (not the format's op codes: a reshape has no record).
 K_FC, K_CONV, K_CONV_T, K_MAXPOOL, K_AVGPOOL, K_LOOKUP, K_ADD, K_MUL = 1, 2, 3, 4, 5, 6, 7, 8
@@ -35,14 +40,17 @@ F_KIND, F_IN0, F_IN1, F_OUT = 0, 1, 2, 3
 # Conv / transposed conv / pool geometry fields (shared layout).
 G_CIN, G_H, G_W, G_COUT, G_GROUPS, G_KH, G_KW, G_SH, G_SW, G_DH, G_DW = 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
 G_PT, G_PL, G_PB, G_PR, G_OH, G_OW = 15, 16, 17, 18, 19, 20
-# GEMM ops: weight offset in w8, per-channel constants offset in i64 (4 arrays of C: bias, M, half, shift),
-# input zero point, output zero point and clamp, conv mode, row offsets (conv, in i64).
+# GEMM ops: weight offset in w8 (tiled, `lowering.tile_weights`), per-channel constants offset in i64 (4
+# arrays of C: bias, M, half, shift), input zero point, output zero point and clamp, transposed conv mode
+# and its table (in i64: per phase taps a, taps b, weight offset, bias offset; or the scatter's flip sums).
 P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24, 25, 26, 27, 28
-# Conv modes: stride 1 computed at every padded column (no im2col); im2col then an axpy GEMM over output
-# positions; channels-last im2col then a dot-product GEMM over the fan-in.
-MODE_WIDE, MODE_AXPY, MODE_DOT = 0, 1, 2
-# Transposed conv modes: per output phase a dot-product GEMM (dilation 1, inputs not too small to fill
-# the phases' columns); or products per input position added at their output positions.
+# GEMM inputs are u8 = x ^ FLIP (x + 128), against s8 weights (`simd`); the lowering folds -128 * sum(w).
+FLIP = 0x80
+# `_scratch` places the GEMM buffers at these offsets from a page boundary.
+PAGE = 4096
+SKEW_INPUT, SKEW_COLS, SKEW_ACC = 0, 1088, 2176
+# Transposed conv modes: per output phase a GEMM (dilation 1, inputs not too small to fill the phases'
+# columns); or products per input position added at their output positions.
 MODE_PHASES, MODE_SCATTER = 0, 1
 # A conv whose output only a max pool reads runs fused with it: P_POOL is 1 and the pool's geometry
 # fields are at FUSED_POOL + G_* (the record's output is the pool's).
@@ -77,51 +85,54 @@ def _requant_row(acc, out, bias, m, half, shift, zp, lo, hi):
 
 
 @njit(**_JIT)
-def _gemm_dot(src, k, positions, w, w_base, channels, acc):
-    """acc[c * P + p] = sum_j src[p * K + j] * w[w_base + c * K + j] (int32; vectorized over the fan-in)."""
-    for c in range(channels):
-        row = w[w_base + c * k : w_base + (c + 1) * k]
-        for p in range(positions):
-            col = src[p * k : (p + 1) * k]
-            s = np.int32(0)
-            for j in range(k):
-                s += np.int32(col[j]) * np.int32(row[j])
-            acc[c * positions + p] = s
+def _u(index):
+    """An index as uint64: numba checks a signed index for wrap-around (-1 is the last element) at every
+    access, which also stops LLVM from vectorizing the loop; an unsigned one it uses as it is. Every
+    index passed here is a non-negative offset fixed by the lowering."""
+    return np.uint64(index)
 
 
 @njit(**_JIT)
-def _gemm_axpy(src, src_base, rows, k, q, w, w_base, channels, acc):
-    """acc[c * Q + i] = sum_j w[w_base + c * K + j] * src[src_base + rows[j] + i] (vectorized over Q).
+def _scratch(nbytes, skew):
+    """A uint8 buffer of nbytes (not initialized) whose address is `skew` past a page boundary.
 
-    Four source rows per pass over the accumulators: one load and one store of them per 4 * Q MACs.
+    The GEMM's buffers get different skews: two streams whose addresses agree modulo 4 KiB make the
+    CPU stall loads behind unrelated stores ("4K aliasing"), and a 64-byte access that straddles two
+    cache lines costs two. With malloc's own placement, timings then differed 2x between processes.
     """
-    k4 = k - k % 4
-    for c in range(channels):
-        out = acc[c * q : (c + 1) * q]
-        out[:] = 0
-        wc = w[w_base + c * k : w_base + (c + 1) * k]
-        for j in range(0, k4, 4):
-            w0, w1, w2, w3 = np.int32(wc[j]), np.int32(wc[j + 1]), np.int32(wc[j + 2]), np.int32(wc[j + 3])
-            s0 = src[src_base + rows[j] : src_base + rows[j] + q]
-            s1 = src[src_base + rows[j + 1] : src_base + rows[j + 1] + q]
-            s2 = src[src_base + rows[j + 2] : src_base + rows[j + 2] + q]
-            s3 = src[src_base + rows[j + 3] : src_base + rows[j + 3] + q]
-            for i in range(q):
-                out[i] += (
-                    w0 * np.int32(s0[i]) + w1 * np.int32(s1[i]) + w2 * np.int32(s2[i]) + w3 * np.int32(s3[i])
-                )
-        for j in range(k4, k):
-            wv = np.int32(wc[j])
-            seg = src[src_base + rows[j] : src_base + rows[j] + q]
-            for i in range(q):
-                out[i] += wv * np.int32(seg[i])
+    buf = np.empty(nbytes + PAGE + skew, np.uint8)
+    start = (skew - buf.ctypes.data) % PAGE
+    return buf[start : start + nbytes]
+
+
+@njit(**_JIT)
+def _up(n, multiple):
+    """n rounded up to a multiple (the padded fan-in: TAPS; the padded channel count: LANES)."""
+    return (n + multiple - 1) // multiple * multiple
+
+
+@njit(**_JIT)
+def _gemm(cols, kp, positions, w, w_base, cp, acc):
+    """acc[p * cp + c] = sum_j u8(cols[p * kp + j]) * s8(W[c, j]), W tiled at w_base (`simd`: cp / 16
+    tiles of kp / 4 groups): per weight tile, the positions four at a time, then one at a time."""
+    groups = kp // TAPS
+    p4 = positions - positions % 4
+    for t in range(cp // LANES):
+        wt = w_base + t * groups * TILE
+        for p in range(0, p4, 4):
+            dot16x4(cols, p * kp, kp, w, wt, groups, acc, p * cp + t * LANES, cp)
+        for p in range(p4, positions):
+            dot16(cols, p * kp, w, wt, groups, acc, p * cp + t * LANES)
 
 
 @njit(**_JIT)
 def _fully_connected(r, arena, w8, i64):
     k, c = r[FC_K], r[FC_C]
-    acc = np.empty(c, np.int32)
-    _gemm_dot(arena[r[F_IN0] : r[F_IN0] + k], k, 1, w8, r[P_WEIGHT], c, acc)
+    kp, cp = _up(k, TAPS), _up(c, LANES)
+    x = _scratch(kp + LANES, SKEW_COLS)  # the bytes past k meet zero weights (the arena has slack)
+    flip16(x, 0, arena, r[F_IN0], (k + LANES - 1) // LANES)
+    acc = _scratch(4 * cp, SKEW_ACC).view(np.int32)
+    _gemm(x, kp, 1, w8, r[P_WEIGHT], cp, acc)
     ch, out = r[P_CHAN], r[F_OUT]
     for o in range(c):
         arena[out + o] = _requant(
@@ -131,220 +142,194 @@ def _fully_connected(r, arena, w8, i64):
 
 
 @njit(**_JIT)
-def _pad(arena, src, cin, h, w, pt, pl, hp, wp, fill, buf):
-    """The (cin, hp, wp) input padded with `fill` into buf (int8)."""
+def _flipped_hwc(arena, src, cin, h, w, top, left, hp, wp, fill):
+    """The (cin, h, w) input as u8 (sign bit flipped), channels last in a (hp, wp, cin) frame whose
+    border holds `fill` (the flipped zero point), plus LANES bytes of slack for the last column's run."""
+    buf = _scratch(hp * wp * cin + LANES, SKEW_INPUT)
     buf[:] = fill
-    for c in range(cin):
-        for y in range(h):
-            dst = c * hp * wp + (y + pt) * wp + pl
-            row = src + (c * h + y) * w
-            buf[dst : dst + w] = arena[row : row + w]
-
-
-@njit(**_JIT)
-def _pad_hwc(arena, src, cin, h, w, pt, pl, hp, wp, fill):
-    """The (cin, h, w) input padded with `fill` to (hp, wp) and stored channels last: (hp, wp, cin)."""
-    buf = np.full(hp * wp * cin, fill, np.int8)
-    for c in range(cin):
-        plane = arena[src + c * h * w : src + (c + 1) * h * w]
-        for y in range(h):
-            dst = buf[((y + pt) * wp + pl) * cin + c :]
-            row = plane[y * w : (y + 1) * w]
-            for x in range(w):
-                dst[x * cin] = row[x]
+    x8 = arena.view(np.uint8)
+    if cin < w:  # the longer dimension innermost: short loops cost more than their iterations
+        for c in range(cin):
+            for y in range(h):
+                first, at = ((y + top) * wp + left) * cin + c, src + (c * h + y) * w
+                for x in range(w):
+                    buf[_u(first + x * cin)] = x8[_u(at + x)] ^ FLIP
+        return buf
+    for y in range(h):
+        for x in range(w):
+            first, at = ((y + top) * wp + left + x) * cin, src + y * w + x
+            for c in range(cin):
+                buf[_u(first + c)] = x8[_u(at + c * h * w)] ^ FLIP
     return buf
 
 
 @njit(**_JIT)
-def _conv(r, arena, w8, i64):
-    """Conv as one GEMM per group (`lowering` picks the mode), requantized per output row.
+def _copy_run(dst, at, src, start, run):
+    """dst[at : at + run] = src[start : start + run], copied in whole 16-byte blocks (`simd.copy16`):
+    the up to 15 bytes past the run are rewritten by the next run, or fall in the fan-in padding (zero
+    weights: they never count) or in the LANES bytes of slack that `_conv`, `_conv_transpose` and
+    `_flipped_hwc` allocate. Runs are written in increasing order, so every byte ends up right."""
+    copy16(dst, at, src, start, (run + LANES - 1) // LANES)
 
-    MODE_WIDE / MODE_AXPY: weights (cout, cin_g * kh * kw) in (ci, i, j) order, over the padded (C, H, W)
-    input read at tap offsets (stride 1) or over im2col rows. MODE_DOT: weights in (i, j, ci) order, over
-    im2col columns copied from the padded input stored channels last (each tap row is one contiguous run).
-    """
+
+@njit(**_JIT)
+def _requant_positions(r, acc, cp, positions, c0, biases, ch, i64, arena, out, plane, where):
+    """Requantize a GEMM's accumulators acc[p * cp + cg] for channels c0 + cg of one group (bias at
+    i64[biases + c], M, half, shift at the record's per-channel constants `ch`) into
+    arena[out + c * plane + where[p]]; channels innermost: long contiguous loops over the accumulators."""
+    cout, cout_g = r[G_COUT], r[G_COUT] // r[G_GROUPS]
+    zp, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
+    for p in range(positions):
+        at, to = p * cp, out + where[p]
+        for cg in range(cout_g):
+            c = c0 + cg
+            m, half, shift = i64[_u(ch + cout + c)], i64[_u(ch + 2 * cout + c)], i64[_u(ch + 3 * cout + c)]
+            v = np.int64(acc[_u(at + cg)]) + i64[_u(biases + c)]
+            arena[_u(to + c * plane)] = _requant(v, m, half, shift, zp, lo, hi)
+
+
+@njit(**_JIT)
+def _conv(r, arena, w8, i64):
+    """Conv as one GEMM per group over channels-last im2col columns (taps in (i, j, ci) order, each tap
+    row one contiguous run of the padded input), requantized per channel (fused max pool: P_POOL)."""
     cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
     kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
     pt, pl, pb, pr, oh, ow = r[G_PT], r[G_PL], r[G_PB], r[G_PR], r[G_OH], r[G_OW]
     hp, wp = h + pt + pb, w + pl + pr
     cin_g, cout_g = cin // groups, cout // groups
     k = cin_g * kh * kw
-    mode = r[P_MODE]
-    width = wp if mode == MODE_WIDE else ow
-    q = oh * width
-    acc = np.empty(cout_g * q, np.int32)
+    kp, cp, q = _up(k, TAPS), _up(cout_g, LANES), oh * ow
     ch, out, w_base = r[P_CHAN], r[F_OUT], r[P_WEIGHT]
-    clamp = (r[P_ZP_OUT], r[P_LO], r[P_HI])
+    zp_out, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
     pool = r[P_POOL]
     pooled = np.empty(r[FUSED_POOL + G_OH] * r[FUSED_POOL + G_OW] if pool else 0, np.int32)
+    plane = np.empty(q if pool else 0, np.int32)
     scratch = _pool_scratch(r, FUSED_POOL)
-    if mode == MODE_DOT:
-        hwc = _pad_hwc(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN])
-        cols = np.empty(q * k, np.int8)
-        run = kw * cin if groups == 1 and dw == 1 else cin_g  # contiguous bytes of one tap row
-    else:
-        padded = np.empty(cin * hp * wp + dw * (kw - 1), np.int8)
-        _pad(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, r[P_ZP_IN], padded)
-        rows = i64[r[P_ROWS] : r[P_ROWS] + k]
-        cols = np.empty(k * q if mode == MODE_AXPY else 0, np.int8)
+    hwc = _flipped_hwc(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, np.uint8(r[P_ZP_IN]) ^ FLIP)
+    cols = _scratch(q * kp + LANES, SKEW_COLS)
+    acc = _scratch(4 * q * cp, SKEW_ACC).view(np.int32)
+    whole = groups == 1 and dw == 1  # one tap row is one contiguous run of kw * cin bytes
+    run, runs = (kw * cin, 1) if whole else (cin_g, kw)  # (no range step: its trip count divides)
     for g in range(groups):
-        weights = w_base + g * cout_g * k
-        if mode == MODE_WIDE:
-            _gemm_axpy(padded, g * cin_g * hp * wp, rows, k, q, w8, weights, cout_g, acc)
-        elif mode == MODE_AXPY:
-            for ci in range(cin_g):  # im2col (K, P): row j = (ci, i, jj) of this group
+        for y in range(oh):  # im2col (P, K): position (y, x), column (i, jj, ci) of this group
+            for x in range(ow):
+                dst = (y * ow + x) * kp
                 for i in range(kh):
-                    for jj in range(kw):
-                        j = (ci * kh + i) * kw + jj
-                        plane = padded[(g * cin_g + ci) * hp * wp + i * dh * wp + jj * dw :]
-                        for y in range(oh):
-                            dst = cols[j * q + y * ow : j * q + (y + 1) * ow]
-                            src = plane[y * sh * wp :]
-                            for x in range(ow):
-                                dst[x] = src[x * sw]
-            _gemm_axpy(cols, 0, rows, k, q, w8, weights, cout_g, acc)
-        else:
-            for y in range(oh):  # im2col (P, K): position (y, x), column (i, jj, ci) of this group
-                for x in range(ow):
-                    dst = cols[(y * ow + x) * k : (y * ow + x + 1) * k]
-                    for i in range(kh):
-                        base = ((y * sh + i * dh) * wp + x * sw) * cin + g * cin_g
-                        for jj in range(0, kw, run // cin_g):
-                            tap = hwc[base + jj * dw * cin :]
-                            part = dst[(i * kw + jj) * cin_g :]
-                            for u in range(run):
-                                part[u] = tap[u]
-            _gemm_dot(cols, k, q, w8, weights, cout_g, acc)
-        for cg in range(cout_g):
+                    base = ((y * sh + i * dh) * wp + x * sw) * cin + g * cin_g
+                    for jj in range(runs):
+                        _copy_run(cols, dst + (i * kw + jj) * cin_g, hwc, base + jj * dw * cin, run)
+        _gemm(cols, kp, q, w8, w_base + g * cp * kp, cp, acc)
+        if not pool:
+            _requant_positions(r, acc, cp, q, g * cout_g, ch, ch, i64, arena, out, q, np.arange(q))
+            continue
+        for cg in range(cout_g):  # max pool the accumulators, then requantize (`Conv.then_max_pool`)
             c = g * cout_g + cg
-            rq = (i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c])
-            if pool:  # max pool the accumulators, then requantize (`Conv.then_max_pool`)
-                _pool_plane(r, FUSED_POOL, acc[cg * q : (cg + 1) * q], width, pooled, False, scratch)
-                _requant_row(pooled, arena[out + c * pooled.size : out + (c + 1) * pooled.size], *rq, *clamp)
-                continue
-            # one run per channel, or per output row when rows were computed wider than ow
-            # (`span`, not `run`: `run` is the im2col run length of the next group)
-            rows_n, span = (oh, ow) if width != ow else (1, oh * ow)
-            for y in range(rows_n):
-                _requant_row(
-                    acc[cg * q + y * width : cg * q + y * width + span],
-                    arena[out + c * oh * ow + y * ow : out + c * oh * ow + y * ow + span],
-                    *rq,
-                    *clamp,
-                )
-
-
-@njit(**_JIT)
-def _centred_hwc(arena, src, cin, hw, zp):
-    """The input minus its zero point (int16, exact: |x - zp| <= 255), stored channels last (h * w, cin)."""
-    buf = np.empty(hw * cin, np.int16)
-    for c in range(cin):
-        plane = arena[src + c * hw : src + (c + 1) * hw]
-        dst = buf[c:]
-        for p in range(hw):
-            dst[p * cin] = np.int16(plane[p]) - zp
-    return buf
+            bias, m = i64[ch + c], i64[ch + cout + c]
+            half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
+            for p in range(q):
+                plane[p] = acc[_u(p * cp + cg)]
+            _pool_plane(r, FUSED_POOL, plane, ow, pooled, False, scratch)
+            n = pooled.size
+            dst = arena[out + c * n : out + (c + 1) * n]
+            _requant_row(pooled, dst, bias, m, half, shift, zp_out, lo, hi)
 
 
 @njit(**_JIT)
 def _conv_transpose(r, arena, w8, i64):
-    """Transposed conv; inputs are centred (edge outputs receive fewer taps, so no zero-point folding).
+    """Transposed conv on the input as u8 channels last, its border holding the (flipped) zero point.
 
     MODE_PHASES (dilation 1): the outputs of one phase (oy + pt) % sh, (ox + pl) % sw are read by the same
     kernel taps i = ry + a * sh, j = rx + b * sw from input (qy - a, qx - b), q = (o + pad) // stride:
-    a dot-product GEMM per phase over (a, b, ci) columns, copied in runs from the input stored channels
-    last with zero borders (one weight block (cout, na, nb, cin_g) per phase, b reversed so that the
-    input columns of a tap row increase).
-    MODE_SCATTER: per input position, the products with every (co, i, j) weight row (a row axpy),
-    each added at its output position.
+    one GEMM per phase over (a, b, ci) im2col columns (a run per tap row; one weight block per phase, b
+    reversed so that the input columns of a tap row increase, and a bias per phase: `lowering`).
+    MODE_SCATTER: per input position, its products with every (co, i, j) weight row (a GEMM over the
+    input channels), each added at its output position.
     """
     cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
     kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
     pt, pl, oh, ow = r[G_PT], r[G_PL], r[G_OH], r[G_OW]
     cin_g, cout_g = cin // groups, cout // groups
-    hw = h * w
-    xc = _centred_hwc(arena, r[F_IN0], cin, hw, np.int16(r[P_ZP_IN]))
     ch, out, w_base = r[P_CHAN], r[F_OUT], r[P_WEIGHT]
-    clamp = (r[P_ZP_OUT], r[P_LO], r[P_HI])
+    zp_out, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
+    fill = np.uint8(r[P_ZP_IN]) ^ FLIP
     if r[P_MODE] == MODE_SCATTER:
-        taps = cout_g * kh * kw  # weight row length: (co, i, j) of one input channel
-        products = np.empty(hw * taps, np.int32)
+        hwc = _flipped_hwc(arena, r[F_IN0], cin, h, w, 0, 0, h, w, fill)
+        taps = cout_g * kh * kw  # weight rows (co, i, j) of one group, each over its input channels
+        kp, tp = _up(cin_g, TAPS), _up(taps, LANES)
+        cols = _scratch(h * w * kp, SKEW_COLS)
+        products = _scratch(4 * h * w * tp, SKEW_ACC).view(np.int32)
         total = np.zeros(cout * oh * ow, np.int32)
+        inside = np.empty((w, 2), np.int64)  # per input column x, the taps j whose output is inside
+        for x in range(w):
+            inside[x] = _inside(x * sw - pl, dw, kw, ow)
         for g in range(groups):
-            for p in range(hw):
-                row = products[p * taps : (p + 1) * taps]
-                row[:] = 0
-                xs = xc[p * cin + g * cin_g : p * cin + (g + 1) * cin_g]
+            for p in range(h * w):
                 for ci in range(cin_g):
-                    xv = np.int32(xs[ci])
-                    wr = w8[w_base + (g * cin_g + ci) * taps : w_base + (g * cin_g + ci + 1) * taps]
-                    for t in range(taps):
-                        row[t] += xv * np.int32(wr[t])
+                    cols[p * kp + ci] = hwc[p * cin + g * cin_g + ci]
+            _gemm(cols, kp, h * w, w8, w_base + g * tp * kp, tp, products)
+            flips = i64[r[P_ROWS] + g * taps : r[P_ROWS] + (g + 1) * taps]  # (zp + 128) * sum_ci W[t]
             for cg in range(cout_g):
-                plane = total[(g * cout_g + cg) * oh * ow : (g * cout_g + cg + 1) * oh * ow]
+                plane = (g * cout_g + cg) * oh * ow
                 for y in range(h):
                     for i in range(kh):
                         oy = y * sh + i * dh - pt
                         if oy < 0 or oy >= oh:
                             continue
-                        for x in range(w):
-                            first = (cg * kh + i) * kw
-                            prods = products[(y * w + x) * taps + first : (y * w + x) * taps + first + kw]
-                            for j in range(kw):
-                                ox = x * sw + j * dw - pl
-                                if 0 <= ox < ow:
-                                    plane[oy * ow + ox] += prods[j]
+                        first = (cg * kh + i) * kw
+                        for x in range(w):  # the taps j landing inside the row
+                            j_lo, j_hi = inside[x, 0], inside[x, 1]
+                            at, row = plane + oy * ow + x * sw - pl, (y * w + x) * tp + first
+                            for j in range(j_lo, j_hi):
+                                v = products[_u(row + j)] - np.int32(flips[_u(first + j)])
+                                total[_u(at + j * dw)] += v
         n = oh * ow
         for c in range(cout):
             rq = (i64[ch + c], i64[ch + cout + c], i64[ch + 2 * cout + c], i64[ch + 3 * cout + c])
-            _requant_row(total[c * n : (c + 1) * n], arena[out + c * n : out + (c + 1) * n], *rq, *clamp)
+            dst = arena[out + c * n : out + (c + 1) * n]
+            _requant_row(total[c * n : (c + 1) * n], dst, *rq, zp_out, lo, hi)
         return
-    phases = i64[r[P_ROWS] : r[P_ROWS] + 3 * sh * sw]  # per phase: taps a, taps b, weight offset
-    # the centred input, channels last, with zero borders wide enough for every phase's taps
+    phases = i64[r[P_ROWS] : r[P_ROWS] + 4 * sh * sw]  # per phase: taps a, taps b, weights, biases
+    # the input with borders wide enough for every phase's taps
     top, left = (kh + sh - 1) // sh, (kw + sw - 1) // sw
     bottom, right = max(0, (oh - 1 + pt) // sh + 1 - h), max(0, (ow - 1 + pl) // sw + 1 - w)
     hp, wp = top + h + bottom, left + w + right
-    xp = np.zeros(hp * wp * cin, np.int16)
-    for y in range(h):
-        row = xp[((top + y) * wp + left) * cin :]
-        for t in range(w * cin):
-            row[t] = xc[y * w * cin + t]
+    xp = _flipped_hwc(arena, r[F_IN0], cin, h, w, top, left, hp, wp, fill)
+    cp = _up(cout_g, LANES)
     for ry in range(sh):
         oy0 = (ry - pt) % sh  # first output row of the phase
         n_y = max(0, (oh - oy0 + sh - 1) // sh)
         for rx in range(sw):
             ox0 = (rx - pl) % sw
             n_x = max(0, (ow - ox0 + sw - 1) // sw)
-            ph = (ry * sw + rx) * 3
-            na, nb = phases[ph], phases[ph + 1]
+            ph = (ry * sw + rx) * 4
+            na, nb, weights, biases = phases[ph], phases[ph + 1], phases[ph + 2], phases[ph + 3]
             k, positions = na * nb * cin_g, n_y * n_x
-            cols = np.empty(positions * k, np.int16)
-            acc = np.zeros(cout_g * positions, np.int32)
-            # columns: per tap row a one run of nb * cin_g inputs (groups: one run of cin_g per tap)
+            kp = _up(k, TAPS)
+            where = np.empty(positions, np.int64)  # each position's offset in an output plane
+            for py in range(n_y):
+                for px in range(n_x):
+                    where[py * n_x + px] = (oy0 + py * sh) * ow + ox0 + px * sw
+            cols = _scratch(positions * kp + LANES, SKEW_COLS)
+            acc = _scratch(4 * positions * cp, SKEW_ACC).view(np.int32)
+            # columns: per tap row one run of nb * cin inputs (groups: one run of cin_g per tap)
             runs, run = (1, nb * cin) if groups == 1 else (nb, cin_g)
             for g in range(groups):
+                qy0, qx0 = (oy0 + pt) // sh, (ox0 + pl) // sw  # input row, column of the first output
                 for py in range(n_y):
-                    row = ((top + (oy0 + py * sh + pt) // sh) * wp + left - (nb - 1)) * cin + g * cin_g
+                    row = ((top + qy0 + py) * wp + left - (nb - 1) + qx0) * cin + g * cin_g
                     for px in range(n_x):
-                        first = row + ((ox0 + px * sw + pl) // sw) * cin
-                        dst = cols[(py * n_x + px) * k : (py * n_x + px + 1) * k]
+                        first = row + px * cin
+                        dst = (py * n_x + px) * kp
                         for a in range(na):
                             for b in range(runs):
-                                xs = xp[first - a * wp * cin + b * cin : first - a * wp * cin + b * cin + run]
-                                part = dst[(a * nb + b) * cin_g : (a * nb + b) * cin_g + run]
-                                for t in range(run):
-                                    part[t] = xs[t]
+                                at, start = dst + (a * nb + b) * cin_g, first - a * wp * cin + b * cin
+                                _copy_run(cols, at, xp, start, run)
                 if k:
-                    _gemm_dot(cols, k, positions, w8, phases[ph + 2] + g * cout_g * k, cout_g, acc)
-                for cg in range(cout_g):
-                    c = g * cout_g + cg
-                    bias, m = i64[ch + c], i64[ch + cout + c]
-                    half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
-                    for py in range(n_y):
-                        dst = arena[out + (c * oh + oy0 + py * sh) * ow + ox0 :]
-                        src = acc[cg * positions + py * n_x : cg * positions + (py + 1) * n_x]
-                        for px in range(n_x):
-                            dst[px * sw] = _requant(np.int64(src[px]) + bias, m, half, shift, *clamp)
+                    _gemm(cols, kp, positions, w8, weights + g * cp * kp, cp, acc)
+                else:  # no tap of this phase reads the input: the bias alone
+                    acc[:] = 0
+                c0 = g * cout_g
+                _requant_positions(r, acc, cp, positions, c0, biases, ch, i64, arena, out, oh * ow, where)
 
 
 @njit(**_JIT)
@@ -506,14 +491,16 @@ def _axis(r, arena, i64):
 def execute(x, y, w8, i64):
     """Run the program in (w8, i64) on N int8 samples, x flat (N * input size), into y (N * output size).
 
-    The caller allocates y: returning a new array from compiled code costs more than a small model.
+    x and y are int8 arrays, or bytes and a bytearray (`Model.run_bytes`). The caller allocates y:
+    returning a new array from compiled code costs more than a small model.
     """
     in_off, out_off, in_size, out_size = i64[H_IN], i64[H_OUT], i64[H_IN_SIZE], i64[H_OUT_SIZE]
-    arena = np.empty(i64[H_ARENA], np.int8)
-    for s in range(x.size // in_size):
-        src, dst = x[s * in_size : (s + 1) * in_size], arena[in_off : in_off + in_size]
-        for i in range(in_size):
-            dst[i] = src[i]
+    arena = np.empty(i64[H_ARENA] + LANES, np.int8)  # slack: `flip16` and `copy16` read whole blocks
+    whole = in_size // LANES * LANES
+    for s in range(len(x) // in_size):
+        copy16(arena, in_off, x, s * in_size, whole // LANES)
+        for i in range(whole, in_size):
+            arena[in_off + i] = x[s * in_size + i]
         for k in range(i64[H_OPS]):
             r = i64[HEADER + k * RECORD : HEADER + (k + 1) * RECORD]
             kind = r[F_KIND]
@@ -533,6 +520,5 @@ def execute(x, y, w8, i64):
                 _axis(r, arena, i64)
             else:
                 _elementwise(r, arena, w8, i64)
-        out, res = y[s * out_size : (s + 1) * out_size], arena[out_off : out_off + out_size]
         for i in range(out_size):
-            out[i] = res[i]
+            y[s * out_size + i] = arena[out_off + i]
