@@ -112,14 +112,17 @@ def test_conv_modes_and_geometries(name):
 
 CONV_TRANSPOSES = {  # input shape, (cout, kernel, stride, dilation, pads, output padding, groups)
     "dcgan_like": ((6, 4, 4), (4, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1), (0, 0), 1)),
+    "phases_gemm_two_tiles": ((5, 3, 4), (20, (3, 4), (2, 2), (1, 1), (1, 1, 1, 1), (0, 1), 1)),
+    # one output channel (a generator's last layer): per-tap planes (MODE_PHASES_DIRECT)
+    "phases_direct_one_channel": ((8, 5, 6), (1, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1), (0, 0), 1)),
+    "phases_direct_groups": ((6, 4, 4), (2, (3, 3), (2, 2), (1, 1), (1, 0, 1, 0), (1, 0), 2)),
     "one_position": ((16, 1, 1), (8, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0), (0, 0), 1)),
     "groups_dilation_output_padding": ((4, 3, 5), (6, (3, 2), (2, 3), (2, 1), (1, 0, 2, 1), (1, 2), 2)),
     "stride3_cropped": ((3, 4, 3), (2, (2, 4), (3, 2), (1, 2), (2, 3, 1, 0), (2, 0), 1)),
 }
 
 
-@pytest.mark.parametrize("name", sorted(CONV_TRANSPOSES))
-def test_conv_transpose_geometries(name):
+def _conv_transpose_model(name):
     shape, (cout, k, stride, dilation, pads, output_padding, groups) = CONV_TRANSPOSES[name]
     rng = np.random.default_rng(len(name))
 
@@ -130,7 +133,28 @@ def test_conv_transpose_geometries(name):
         requant = _requant(rng, cout, 38)
         return op_types.ConvTranspose((0,), ins, weight, bias, groups, geometry, output_padding, requant)
 
-    _same(_one_op(make, shape), _inputs(shape))
+    return _one_op(make, shape)
+
+
+@pytest.mark.parametrize("name", sorted(CONV_TRANSPOSES))
+def test_conv_transpose_geometries(name):
+    _same(_conv_transpose_model(name), _inputs(CONV_TRANSPOSES[name][0]))
+
+
+def _mode(model: Model) -> int:
+    return int(model.program.i64[jit.HEADER + jit.P_MODE])
+
+
+def test_the_cases_cover_every_lowering_mode():
+    conv = {name: _mode(_one_op(_conv(np.random.default_rng(0), CONVS[name][0][0], **CONVS[name][1]),
+                                CONVS[name][0])) for name in CONVS}
+    assert conv["one_channel_mnist_like"] == conv["depthwise_stride2"] == jit.MODE_DIRECT
+    assert conv["groups"] == conv["dot_fan_in"] == conv["channels_past_one_tile"] == jit.MODE_GEMM
+    transposed = {name: _mode(_conv_transpose_model(name)) for name in CONV_TRANSPOSES}
+    assert transposed["dcgan_like"] == transposed["phases_gemm_two_tiles"] == jit.MODE_PHASES
+    direct = transposed["phases_direct_one_channel"], transposed["phases_direct_groups"]
+    assert direct == (jit.MODE_PHASES_DIRECT, jit.MODE_PHASES_DIRECT)
+    assert transposed["one_position"] == transposed["groups_dilation_output_padding"] == jit.MODE_SCATTER
 
 
 def test_fully_connected_largest_fan_in_and_extremes():

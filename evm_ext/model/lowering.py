@@ -39,6 +39,9 @@ from evm_ext.tensor.simd import LANES, TAPS
 # A transposed conv runs per output phase unless that computes more than this many times its MACs (the
 # columns of taps falling outside the input are zeros).
 _PHASE_WASTE = 1.5
+# Below this many output channels per group, a transposed conv's phases add each tap's products from
+# the input planes (MODE_PHASES_DIRECT) rather than run GEMM tiles of 16 channels.
+_PHASE_DIRECT_BELOW = 4
 
 
 # Weight blocks start on a cache line: `simd.dot16` loads 64 bytes at a time, and a load that straddles
@@ -190,10 +193,15 @@ def _conv(b: _Builder, r: np.ndarray, op: Conv, ins: Ins, srcs: Srcs) -> None:
     (x,) = ins
     _geometry(r, op, x)
     r[jit.F_KIND] = jit.K_CONV
-    cout = op.weight.shape[0]
+    cout, cin_g = op.weight.shape[:2]
     # (cout, kh, kw, cin_g): the channels-last column order of the im2col
     rows = op.weight.transpose(0, 2, 3, 1).reshape(cout, -1)
-    r[jit.P_WEIGHT] = _grouped(b, np.split(rows, op.groups))
+    if cin_g == 1:  # depthwise or one input channel: taps straight from the input planes, no GEMM
+        r[jit.P_MODE] = jit.MODE_DIRECT
+        r[jit.P_WEIGHT] = b.weight(rows)
+    else:
+        r[jit.P_MODE] = jit.MODE_GEMM
+        r[jit.P_WEIGHT] = _grouped(b, np.split(rows, op.groups))
     folded = fold_input_zero_point(op.weight, op.bias, x.zero_point, axes=(1, 2, 3))
     r[jit.P_CHAN] = b.channels(folded - _flip_sums(rows), op.requant.m, op.requant.shift)
     r[jit.P_ZP_IN] = x.zero_point
@@ -216,11 +224,16 @@ def _conv_transpose(b: _Builder, r: np.ndarray, op: ConvTranspose, ins: Ins, src
         r[jit.P_WEIGHT] = _grouped(b, list(w))
         r[jit.P_ROWS] = b.const(np.concatenate([_flip_sums(m, x.zero_point) for m in w]))
         return
-    r[jit.P_MODE] = jit.MODE_PHASES
+    # few output channels per group leave most of a GEMM tile's 16 lanes empty: per-tap planes instead
+    direct = op.weight.shape[1] < _PHASE_DIRECT_BELOW
+    r[jit.P_MODE] = jit.MODE_PHASES_DIRECT if direct else jit.MODE_PHASES
     table = []
     for na, nb, block in phases:
         rows = block.reshape(op.out.shape[0], na * nb * block.shape[-1])  # (cout, na * nb * cin_g)
-        weights = _grouped(b, np.split(rows, op.groups)) if rows.size else 0
+        if not rows.size:
+            weights = 0
+        else:
+            weights = b.weight(rows) if direct else _grouped(b, np.split(rows, op.groups))
         table += [na, nb, weights, b.const(op.bias.astype(np.int64) - _flip_sums(rows, x.zero_point))]
     r[jit.P_ROWS] = b.const(np.array(table))
 

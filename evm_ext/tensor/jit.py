@@ -51,7 +51,10 @@ PAGE = 4096
 SKEW_INPUT, SKEW_COLS, SKEW_ACC = 0, 1088, 2176
 # Transposed conv modes: per output phase a GEMM (dilation 1, inputs not too small to fill the phases'
 # columns); or products per input position added at their output positions.
-MODE_PHASES, MODE_SCATTER = 0, 1
+MODE_PHASES, MODE_SCATTER, MODE_PHASES_DIRECT = 0, 1, 2
+# Conv modes: im2col and a GEMM per group; or, for one input channel per group (depthwise convs, a first
+# layer on one channel), each tap's products added straight from the padded input plane.
+MODE_GEMM, MODE_DIRECT = 0, 1
 # A conv whose output only a max pool reads runs fused with it: P_POOL is 1 and the pool's geometry
 # fields are at FUSED_POOL + G_* (the record's output is the pool's).
 P_POOL = 29
@@ -189,6 +192,57 @@ def _requant_positions(r, acc, cp, positions, c0, biases, ch, i64, arena, out, p
 
 
 @njit(**_JIT)
+def _conv_direct(r, arena, w8, i64, pooled, scratch):
+    """A conv whose groups each read one input channel (MODE_DIRECT): per output channel, each tap's
+    weight times its shifted input plane, added into int32 accumulators over the plane (flipped u8
+    inputs; the bias holds -128 * sum(w) as for the GEMM). At stride 1 a tap is one long loop over the
+    padded width (the columns past ow are computed and never read); otherwise a loop per output row."""
+    cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
+    kh, kw, sh, sw, dh, dw = r[G_KH], r[G_KW], r[G_SH], r[G_SW], r[G_DH], r[G_DW]
+    pt, pl, pb, pr, oh, ow = r[G_PT], r[G_PL], r[G_PB], r[G_PR], r[G_OH], r[G_OW]
+    hp, wp = h + pt + pb, w + pl + pr
+    cout_g, wide = cout // groups, sh == 1 and sw == 1
+    width = wp if wide else ow
+    planes = _scratch(cin * hp * wp + dw * kw + LANES, SKEW_INPUT)
+    planes[:] = np.uint8(r[P_ZP_IN]) ^ FLIP
+    x8 = arena.view(np.uint8)
+    for c in range(cin):
+        for y in range(h):
+            flip16(planes, (c * hp + y + pt) * wp + pl, x8, r[F_IN0] + (c * h + y) * w, w // LANES)
+            for x in range(w // LANES * LANES, w):
+                planes[_u((c * hp + y + pt) * wp + pl + x)] = x8[_u(r[F_IN0] + (c * h + y) * w + x)] ^ FLIP
+    acc = _scratch(4 * oh * width, SKEW_ACC).view(np.int32)
+    ch, out, taps = r[P_CHAN], r[F_OUT], kh * kw
+    zp_out, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
+    for c in range(cout):
+        plane = (c // cout_g) * hp * wp
+        acc[:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                wv = np.int32(w8[_u(r[P_WEIGHT] + c * taps + i * kw + j)])
+                if wide:
+                    base = plane + i * dh * wp + j * dw
+                    for t in range(oh * wp):
+                        acc[_u(t)] += wv * np.int32(planes[_u(base + t)])
+                    continue
+                for y in range(oh):
+                    base, row = plane + (y * sh + i * dh) * wp + j * dw, y * ow
+                    for x in range(ow):
+                        acc[_u(row + x)] += wv * np.int32(planes[_u(base + x * sw)])
+        bias, m = i64[ch + c], i64[ch + cout + c]
+        half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
+        if r[P_POOL]:  # max pool the accumulators, then requantize (`Conv.then_max_pool`)
+            _pool_plane(r, FUSED_POOL, acc, width, pooled, False, scratch)
+            n = pooled.size
+            dst = arena[out + c * n : out + (c + 1) * n]
+            _requant_row(pooled, dst, bias, m, half, shift, zp_out, lo, hi)
+            continue
+        for y in range(oh):
+            dst = arena[out + (c * oh + y) * ow : out + (c * oh + y + 1) * ow]
+            _requant_row(acc[y * width : y * width + ow], dst, bias, m, half, shift, zp_out, lo, hi)
+
+
+@njit(**_JIT)
 def _conv(r, arena, w8, i64):
     """Conv as one GEMM per group over channels-last im2col columns (taps in (i, j, ci) order, each tap
     row one contiguous run of the padded input), requantized per channel (fused max pool: P_POOL)."""
@@ -203,8 +257,11 @@ def _conv(r, arena, w8, i64):
     zp_out, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
     pool = r[P_POOL]
     pooled = np.empty(r[FUSED_POOL + G_OH] * r[FUSED_POOL + G_OW] if pool else 0, np.int32)
-    plane = np.empty(q if pool else 0, np.int32)
     scratch = _pool_scratch(r, FUSED_POOL)
+    if r[P_MODE] == MODE_DIRECT:
+        _conv_direct(r, arena, w8, i64, pooled, scratch)
+        return
+    plane = np.empty(q if pool else 0, np.int32)
     hwc = _flipped_hwc(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, np.uint8(r[P_ZP_IN]) ^ FLIP)
     cols = _scratch(q * kp + LANES, SKEW_COLS)
     acc = _scratch(4 * q * cp, SKEW_ACC).view(np.int32)
@@ -232,6 +289,56 @@ def _conv(r, arena, w8, i64):
             n = pooled.size
             dst = arena[out + c * n : out + (c + 1) * n]
             _requant_row(pooled, dst, bias, m, half, shift, zp_out, lo, hi)
+
+
+@njit(**_JIT)
+def _phases_direct(r, arena, w8, i64, phases, top, left, hp, wp, fill):
+    """MODE_PHASES_DIRECT: each phase of a transposed conv with few output channels per group, as the
+    taps (a, b, ci) of its weight block, each weight times the shifted input plane added into int32
+    accumulators over the phase's rows at the padded width (the columns past n_x are never read).
+    The planes are the flipped input (CHW) with the zero point in the borders, as for MODE_PHASES."""
+    cin, h, w, cout, groups = r[G_CIN], r[G_H], r[G_W], r[G_COUT], r[G_GROUPS]
+    sh, sw, pt, pl, oh, ow = r[G_SH], r[G_SW], r[G_PT], r[G_PL], r[G_OH], r[G_OW]
+    cin_g, cout_g = cin // groups, cout // groups
+    ch, out = r[P_CHAN], r[F_OUT]
+    zp_out, lo, hi = r[P_ZP_OUT], r[P_LO], r[P_HI]
+    planes = _scratch(cin * hp * wp + wp + LANES, SKEW_INPUT)
+    planes[:] = fill
+    x8 = arena.view(np.uint8)
+    for c in range(cin):
+        for y in range(h):
+            row, src = (c * hp + top + y) * wp + left, r[F_IN0] + (c * h + y) * w
+            for x in range(w):
+                planes[_u(row + x)] = x8[_u(src + x)] ^ FLIP
+    acc = _scratch(4 * (oh // sh + 1) * wp, SKEW_ACC).view(np.int32)
+    for ry in range(sh):
+        oy0 = (ry - pt) % sh
+        n_y = max(0, (oh - oy0 + sh - 1) // sh)
+        for rx in range(sw):
+            ox0 = (rx - pl) % sw
+            n_x = max(0, (ow - ox0 + sw - 1) // sw)
+            ph = (ry * sw + rx) * 4
+            na, nb, weights, biases = phases[ph], phases[ph + 1], phases[ph + 2], phases[ph + 3]
+            qy0, qx0 = (oy0 + pt) // sh, (ox0 + pl) // sw
+            k, span = na * nb * cin_g, n_y * wp
+            for c in range(cout):
+                g = c // cout_g
+                acc[:span] = 0
+                for a in range(na):
+                    for b in range(nb):  # tap (a, b) reads input (qy - a, qx - (nb - 1) + b)
+                        first = (top + qy0 - a) * wp + left + qx0 - (nb - 1) + b
+                        for ci in range(cin_g):
+                            wv = np.int32(w8[_u(weights + c * k + (a * nb + b) * cin_g + ci)])
+                            base = (g * cin_g + ci) * hp * wp + first
+                            for t in range(span):
+                                acc[_u(t)] += wv * np.int32(planes[_u(base + t)])
+                bias, m = i64[biases + c], i64[ch + cout + c]
+                half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
+                for py in range(n_y):
+                    dst = out + (c * oh + oy0 + py * sh) * ow + ox0
+                    for px in range(n_x):
+                        v = np.int64(acc[_u(py * wp + px)]) + bias
+                        arena[_u(dst + px * sw)] = _requant(v, m, half, shift, zp_out, lo, hi)
 
 
 @njit(**_JIT)
@@ -293,6 +400,9 @@ def _conv_transpose(r, arena, w8, i64):
     top, left = (kh + sh - 1) // sh, (kw + sw - 1) // sw
     bottom, right = max(0, (oh - 1 + pt) // sh + 1 - h), max(0, (ow - 1 + pl) // sw + 1 - w)
     hp, wp = top + h + bottom, left + w + right
+    if r[P_MODE] == MODE_PHASES_DIRECT:
+        _phases_direct(r, arena, w8, i64, phases, top, left, hp, wp, fill)
+        return
     xp = _flipped_hwc(arena, r[F_IN0], cin, h, w, top, left, hp, wp, fill)
     cp = _up(cout_g, LANES)
     for ry in range(sh):
