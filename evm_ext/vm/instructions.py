@@ -96,15 +96,18 @@ def charge_model(computation: ComputationAPI, address: Address, mnemonic: str) -
     None if a check fails."""
     state = computation.state
     _charge_account_access(computation, address, mnemonic)
+    warm = state.warm_models.get(address)
+    if warm is not None:
+        # decoded earlier in this transaction, so a sealed store (whose code cannot change its slots
+        # after sealing): the same charges, but neither its code, its slots nor any chunk is read again
+        _charge_slot_access(computation, address, store_reader.STORE_SLOTS, mnemonic)
+        return warm.model
     if not store_reader.is_model_store(state, address):
         return None
     _charge_slot_access(computation, address, store_reader.STORE_SLOTS, mnemonic)
     store = store_reader.read_store(state, address)
     if store is None:
         return None
-    warm = state.warm_models.get(address)
-    if warm is not None:  # decoded earlier in this transaction: no chunk is read again
-        return warm.model
     chunks = store_reader.chunk_addresses(store)
     for chunk in chunks:
         _charge_account_access(computation, chunk, f"{mnemonic}: chunk")
