@@ -52,8 +52,8 @@ G_COPY_WORD = 3
 G_DECODE_BASE_MILLIGAS = 20_000_000
 G_DECODE_BYTE_MILLIGAS = 50
 G_DECODE_OP_MILLIGAS = 400_000
-WEIGHT_CACHE_BYTES = 8 << 20
-G_STREAM_BYTE_MICROGAS = 1_400
+WEIGHT_CACHE_BYTES = 3 << 20
+G_STREAM_BYTE_MICROGAS = 2_000
 
 __all__ = [
     "COLD_ACCOUNT_ACCESS_COST",
@@ -96,9 +96,9 @@ OP_PRICES: dict[str, OpPrice] = {
     "argmax": OpPrice(base=250_000, mac=20_000, element=0),
     "avg_pool": OpPrice(base=2_600_000, mac=0, element=0),
     "concat": OpPrice(base=0, mac=0, element=39_500),
-    "conv": OpPrice(base=16_200_000, mac=400, element=34_000, build=800_000_000),
+    "conv": OpPrice(base=16_200_000, mac=340, element=34_000, build=800_000_000),
     "conv_transpose": OpPrice(base=32_600_000, mac=400, element=115_000, build=800_000_000),
-    "fully_connected": OpPrice(base=60_000_000, mac=0, element=3_000, weight_byte=2_800,
+    "fully_connected": OpPrice(base=60_000_000, mac=0, element=3_000, weight_byte=2_700,
                                  build=800_000_000),
     "lookup": OpPrice(base=300_000, mac=0, element=27_000),
     "max_pool": OpPrice(base=0, mac=700, element=0),
