@@ -297,6 +297,13 @@ def _conv(r, arena, w8, i64):
 
 
 @njit(**_JIT)
+def _phase_span(r, stride, pad, size):
+    """Along one axis, the first output index of phase r of a transposed conv and how many it has."""
+    first = (r - pad) % stride
+    return first, max(0, (size - first + stride - 1) // stride)
+
+
+@njit(**_JIT)
 def _phases_direct(r, arena, w8, i64, phases, top, left, hp, wp, fill):
     """MODE_PHASES_DIRECT: each phase of a transposed conv with few output channels per group, as the
     taps (a, b, ci) of its weight block, each weight times the shifted input plane added into int32
@@ -318,11 +325,9 @@ def _phases_direct(r, arena, w8, i64, phases, top, left, hp, wp, fill):
     acc = _scratch(4 * (oh // sh + 1) * wp, SKEW_ACC).view(np.int32)
     row = np.empty(wp, np.int8)
     for ry in range(sh):
-        oy0 = (ry - pt) % sh
-        n_y = max(0, (oh - oy0 + sh - 1) // sh)
+        oy0, n_y = _phase_span(ry, sh, pt, oh)
         for rx in range(sw):
-            ox0 = (rx - pl) % sw
-            n_x = max(0, (ow - ox0 + sw - 1) // sw)
+            ox0, n_x = _phase_span(rx, sw, pl, ow)
             ph = (ry * sw + rx) * 4
             na, nb, weights, biases = phases[ph], phases[ph + 1], phases[ph + 2], phases[ph + 3]
             qy0, qx0 = (oy0 + pt) // sh, (ox0 + pl) // sw
@@ -413,11 +418,9 @@ def _conv_transpose(r, arena, w8, i64):
     xp = _flipped_hwc(arena, r[F_IN0], cin, h, w, top, left, hp, wp, fill)
     cp = _up(cout_g, LANES)
     for ry in range(sh):
-        oy0 = (ry - pt) % sh  # first output row of the phase
-        n_y = max(0, (oh - oy0 + sh - 1) // sh)
+        oy0, n_y = _phase_span(ry, sh, pt, oh)  # first output row of the phase, and its rows
         for rx in range(sw):
-            ox0 = (rx - pl) % sw
-            n_x = max(0, (ow - ox0 + sw - 1) // sw)
+            ox0, n_x = _phase_span(rx, sw, pl, ow)
             ph = (ry * sw + rx) * 4
             na, nb, weights, biases = phases[ph], phases[ph + 1], phases[ph + 2], phases[ph + 3]
             k, positions = na * nb * cin_g, n_y * n_x

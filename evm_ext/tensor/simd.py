@@ -193,46 +193,38 @@ def dot16x4(typingctx, x, x_off, x_stride, w, w_off, groups, acc, acc_off, acc_s
     return sig, codegen
 
 
-@intrinsic
-def copy16(typingctx, dst, at, src, start, blocks):
+def _block_copy(name: str, doc: str, sign: int):
+    """An intrinsic `name`(dst, at, src, start, blocks) copying 16-byte blocks, each byte xor `sign`."""
+
+    def typer(typingctx, dst, at, src, start, blocks):
+        if not all(_bytes(t) for t in (dst, src)):
+            return None
+        sig = types.void(dst, at, src, start, blocks)
+
+        def codegen(context, builder, signature, args):
+            td, tat, ts, tstart, tb = signature.args
+            pd = _pointer(context, builder, td, args[0], args[1], tat)
+            ps = _pointer(context, builder, ts, args[2], args[3], tstart)
+            block = ir.VectorType(_I8, LANES)
+            with cgutils.for_range(builder, context.cast(builder, args[4], tb, types.int64)) as loop:
+                at16 = builder.mul(loop.index, _const(LANES))
+                v = builder.load(builder.bitcast(builder.gep(ps, [at16]), block.as_pointer()), align=1)
+                if sign:
+                    v = builder.xor(v, ir.Constant(block, [sign] * LANES))
+                builder.store(v, builder.bitcast(builder.gep(pd, [at16]), block.as_pointer()), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+copy16 = _block_copy(
+    "copy16",
     """dst[at : at + 16 * blocks] = src[start : start + 16 * blocks], one unaligned 16-byte load and
-    store per block (an im2col run rounded up; the caller allocates the bytes past it). No bounds check."""
-    if not all(_bytes(t) for t in (dst, src)):
-        return None
-    sig = types.void(dst, at, src, start, blocks)
-
-    def codegen(context, builder, signature, args):
-        td, tat, ts, tstart, tb = signature.args
-        pd = _pointer(context, builder, td, args[0], args[1], tat)
-        ps = _pointer(context, builder, ts, args[2], args[3], tstart)
-        block = ir.VectorType(_I8, LANES)
-        with cgutils.for_range(builder, context.cast(builder, args[4], tb, types.int64)) as loop:
-            at16 = builder.mul(loop.index, _const(LANES))
-            v = builder.load(builder.bitcast(builder.gep(ps, [at16]), block.as_pointer()), align=1)
-            builder.store(v, builder.bitcast(builder.gep(pd, [at16]), block.as_pointer()), align=1)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def flip16(typingctx, dst, at, src, start, blocks):
-    """`copy16` with the sign bit of every byte flipped (int8 x -> u8 x + 128). No bounds check."""
-    if not all(_bytes(t) for t in (dst, src)):
-        return None
-    sig = types.void(dst, at, src, start, blocks)
-
-    def codegen(context, builder, signature, args):
-        td, tat, ts, tstart, tb = signature.args
-        pd = _pointer(context, builder, td, args[0], args[1], tat)
-        ps = _pointer(context, builder, ts, args[2], args[3], tstart)
-        block = ir.VectorType(_I8, LANES)
-        sign = ir.Constant(block, [0x80] * LANES)
-        with cgutils.for_range(builder, context.cast(builder, args[4], tb, types.int64)) as loop:
-            at16 = builder.mul(loop.index, _const(LANES))
-            v = builder.load(builder.bitcast(builder.gep(ps, [at16]), block.as_pointer()), align=1)
-            to = builder.bitcast(builder.gep(pd, [at16]), block.as_pointer())
-            builder.store(builder.xor(v, sign), to, align=1)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    store per block (an im2col run rounded up; the caller allocates the bytes past it). No bounds check.""",
+    0,
+)
+flip16 = _block_copy("flip16", "`copy16` with each byte's sign bit flipped (int8 x -> u8 x + 128).", 0x80)
