@@ -70,6 +70,8 @@ CONVS = {  # name: (input shape, kwargs): strides, dilations, pads, groups, and 
     "one_channel_mnist_like": ((1, 12, 12), dict(cout=8, k=(5, 5))),  # fan-in 25 in 7 groups of 4
     "channels_past_one_tile": ((3, 6, 7), dict(cout=37, k=(3, 3), pads=(1, 1, 1, 1))),  # 3 tiles of 16
     "fan_in_not_a_multiple_of_4": ((3, 5, 5), dict(cout=4, k=(1, 3), stride=(1, 2))),
+    # more output positions than jit.BLOCK_POSITIONS: the im2col and GEMM run in blocks
+    "positions_in_blocks": ((3, 21, 20), dict(cout=5, k=(3, 3), pads=(1, 1, 1, 1))),
     "wide_stride1_padded": ((3, 9, 8), dict(cout=5, k=(3, 3), pads=(1, 1, 1, 1))),
     "wide_dilated_asymmetric": ((2, 10, 9), dict(cout=4, k=(3, 2), dilation=(2, 3), pads=(2, 0, 1, 3))),
     "axpy_stride2": ((3, 11, 10), dict(cout=6, k=(3, 3), stride=(2, 2), pads=(1, 0, 2, 1))),
@@ -88,18 +90,19 @@ CONVS = {  # name: (input shape, kwargs): strides, dilations, pads, groups, and 
 }
 
 
-def test_conv_fused_with_the_max_pool_reading_it():
+@pytest.mark.parametrize("shape", [(3, 11, 10), (1, 11, 10), (3, 24, 23)])  # GEMM, DIRECT, GEMM in blocks
+def test_conv_fused_with_the_max_pool_reading_it(shape):
     rng = np.random.default_rng(8)
-    source = op_types.Value((3, 11, 10), 0.02, -4)
-    for mode, k in (("wide", (3, 3)), ("dot", (5, 5))):
-        conv = _conv(rng, 3, 6, k, pads=(1, 1, 1, 1), shift=40)([source])
+    source = op_types.Value(shape, 0.02, -4)
+    for k in ((3, 3), (5, 5)):
+        conv = _conv(rng, shape[0], 6, k, pads=(1, 1, 1, 1), shift=40)([source])
         for geometry in (
             Geometry((2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
             Geometry((3, 2), (2, 1), (1, 2), (1, 1, 0, 1)),
         ):
             pool = op_types.MaxPool((1,), [conv.out], geometry)
             model = Model(source, [conv, pool])
-            assert model.program.i64[jit.H_OPS] == 1, mode  # one fused record
+            assert model.program.i64[jit.H_OPS] == 1  # one fused record
             _same(model, _inputs(source.shape))
 
 
@@ -116,6 +119,9 @@ CONV_TRANSPOSES = {  # input shape, (cout, kernel, stride, dilation, pads, outpu
     # one output channel (a generator's last layer): per-tap planes (MODE_PHASES_DIRECT)
     "phases_direct_one_channel": ((8, 5, 6), (1, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1), (0, 0), 1)),
     "phases_direct_groups": ((6, 4, 4), (2, (3, 3), (2, 2), (1, 1), (1, 0, 1, 0), (1, 0), 2)),
+    # more positions per phase, and more input positions for the scatter, than jit.BLOCK_POSITIONS
+    "phases_in_blocks": ((5, 17, 18), (4, (4, 4), (2, 2), (1, 1), (1, 1, 1, 1), (0, 0), 1)),
+    "scatter_in_blocks": ((2, 17, 17), (3, (3, 3), (1, 1), (2, 2), (0, 0, 0, 0), (0, 0), 1)),
     "one_position": ((16, 1, 1), (8, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0), (0, 0), 1)),
     "groups_dilation_output_padding": ((4, 3, 5), (6, (3, 2), (2, 3), (2, 1), (1, 0, 2, 1), (1, 2), 2)),
     "stride3_cropped": ((3, 4, 3), (2, (2, 4), (3, 2), (1, 2), (2, 3, 1, 0), (2, 0), 1)),
@@ -155,6 +161,9 @@ def test_the_cases_cover_every_lowering_mode():
     direct = transposed["phases_direct_one_channel"], transposed["phases_direct_groups"]
     assert direct == (jit.MODE_PHASES_DIRECT, jit.MODE_PHASES_DIRECT)
     assert transposed["one_position"] == transposed["groups_dilation_output_padding"] == jit.MODE_SCATTER
+    assert transposed["phases_in_blocks"] == jit.MODE_PHASES
+    assert transposed["scatter_in_blocks"] == jit.MODE_SCATTER
+    assert conv["positions_in_blocks"] == jit.MODE_GEMM
 
 
 def test_fully_connected_largest_fan_in_and_extremes():

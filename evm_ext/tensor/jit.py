@@ -46,6 +46,9 @@ G_PT, G_PL, G_PB, G_PR, G_OH, G_OW = 15, 16, 17, 18, 19, 20
 P_WEIGHT, P_CHAN, P_ZP_IN, P_ZP_OUT, P_LO, P_HI, P_MODE, P_ROWS = 21, 22, 23, 24, 25, 26, 27, 28
 # GEMM inputs are u8 = x ^ FLIP (x + 128), against s8 weights (`simd`); the lowering folds -128 * sum(w).
 FLIP = 0x80
+# GEMMs over many output positions run in blocks of this many (im2col and accumulators per block), so
+# their scratch stays ~BLOCK_POSITIONS * (fan-in + 4 * channels) bytes whatever the image size.
+BLOCK_POSITIONS = 256
 # `_scratch` places the GEMM buffers at these offsets from a page boundary.
 PAGE = 4096
 SKEW_INPUT, SKEW_COLS, SKEW_ACC = 0, 1088, 2176
@@ -266,30 +269,40 @@ def _conv(r, arena, w8, i64):
     if r[P_MODE] == MODE_DIRECT:
         _conv_direct(r, arena, w8, i64, pooled, scratch)
         return
-    plane = np.empty(q if pool else 0, np.int32)
+    planes = np.empty(q * cout_g if pool else 0, np.int32)  # a fused pool's accumulators, per channel
     hwc = _flipped_hwc(arena, r[F_IN0], cin, h, w, pt, pl, hp, wp, np.uint8(r[P_ZP_IN]) ^ FLIP)
-    cols = _scratch(q * kp + LANES, SKEW_COLS)
-    acc = _scratch(4 * q * cp, SKEW_ACC).view(np.int32)
+    block = min(q, BLOCK_POSITIONS)  # im2col and GEMM per block of output positions: bounded scratch
+    cols = _scratch(block * kp + LANES, SKEW_COLS)
+    acc = _scratch(4 * block * cp, SKEW_ACC).view(np.int32)
+    where = np.arange(block)
     whole = groups == 1 and dw == 1  # one tap row is one contiguous run of kw * cin bytes
     run, runs = (kw * cin, 1) if whole else (cin_g, kw)  # (no range step: its trip count divides)
     for g in range(groups):
-        for y in range(oh):  # im2col (P, K): position (y, x), column (i, jj, ci) of this group
-            for x in range(ow):
-                dst = (y * ow + x) * kp
+        for p0 in range(0, q, block):
+            n = min(block, q - p0)
+            y, x = p0 // ow, p0 % ow
+            for p in range(n):  # im2col (P, K): position (y, x), column (i, jj, ci) of this group
                 for i in range(kh):
                     base = ((y * sh + i * dh) * wp + x * sw) * cin + g * cin_g
                     for jj in range(runs):
-                        _copy_run(cols, dst + (i * kw + jj) * cin_g, hwc, base + jj * dw * cin, run)
-        _gemm(cols, kp, q, w8, w_base + g * cp * kp, cp, acc)
+                        _copy_run(cols, p * kp + (i * kw + jj) * cin_g, hwc, base + jj * dw * cin, run)
+                x += 1
+                if x == ow:
+                    y, x = y + 1, 0
+            _gemm(cols, kp, n, w8, w_base + g * cp * kp, cp, acc)
+            if not pool:
+                _requant_positions(r, acc, cp, n, g * cout_g, ch, ch, i64, arena, out + p0, q, where)
+                continue
+            for cg in range(cout_g):
+                for p in range(n):
+                    planes[_u(cg * q + p0 + p)] = acc[_u(p * cp + cg)]
         if not pool:
-            _requant_positions(r, acc, cp, q, g * cout_g, ch, ch, i64, arena, out, q, np.arange(q))
             continue
         for cg in range(cout_g):  # max pool the accumulators, then requantize (`Conv.then_max_pool`)
             c = g * cout_g + cg
             bias, m = i64[ch + c], i64[ch + cout + c]
             half, shift = i64[ch + 2 * cout + c], i64[ch + 3 * cout + c]
-            for p in range(q):
-                plane[p] = acc[_u(p * cp + cg)]
+            plane = planes[cg * q : (cg + 1) * q]
             _pool_plane(r, FUSED_POOL, plane, ow, pooled, False, scratch)
             n = pooled.size
             dst = arena[out + c * n : out + (c + 1) * n]
@@ -375,29 +388,32 @@ def _conv_transpose(r, arena, w8, i64):
         hwc = _flipped_hwc(arena, r[F_IN0], cin, h, w, 0, 0, h, w, fill)
         taps = cout_g * kh * kw  # weight rows (co, i, j) of one group, each over its input channels
         kp, tp = _up(cin_g, TAPS), _up(taps, LANES)
-        cols = _scratch(h * w * kp, SKEW_COLS)
-        products = _scratch(4 * h * w * tp, SKEW_ACC).view(np.int32)
+        block = min(h * w, BLOCK_POSITIONS)  # input positions per GEMM: bounded scratch
+        cols = _scratch(block * kp, SKEW_COLS)
+        products = _scratch(4 * block * tp, SKEW_ACC).view(np.int32)
         total = np.zeros(cout * oh * ow, np.int32)
         inside = np.empty((w, 2), np.int64)  # per input column x, the taps j whose output is inside
         for x in range(w):
             inside[x] = _inside(x * sw - pl, dw, kw, ow)
         for g in range(groups):
-            for p in range(h * w):
-                for ci in range(cin_g):
-                    cols[p * kp + ci] = hwc[p * cin + g * cin_g + ci]
-            _gemm(cols, kp, h * w, w8, w_base + g * tp * kp, tp, products)
             flips = i64[r[P_ROWS] + g * taps : r[P_ROWS] + (g + 1) * taps]  # (zp + 128) * sum_ci W[t]
-            for cg in range(cout_g):
-                plane = (g * cout_g + cg) * oh * ow
-                for y in range(h):
-                    for i in range(kh):
-                        oy = y * sh + i * dh - pt
-                        if oy < 0 or oy >= oh:
-                            continue
-                        first = (cg * kh + i) * kw
-                        for x in range(w):  # the taps j landing inside the row
-                            j_lo, j_hi = inside[x, 0], inside[x, 1]
-                            at, row = plane + oy * ow + x * sw - pl, (y * w + x) * tp + first
+            for p0 in range(0, h * w, block):
+                n = min(block, h * w - p0)
+                for p in range(n):
+                    for ci in range(cin_g):
+                        cols[p * kp + ci] = hwc[(p0 + p) * cin + g * cin_g + ci]
+                _gemm(cols, kp, n, w8, w_base + g * tp * kp, tp, products)
+                for p in range(n):
+                    y, x = (p0 + p) // w, (p0 + p) % w
+                    j_lo, j_hi = inside[x, 0], inside[x, 1]  # the taps j landing inside the row
+                    for cg in range(cout_g):
+                        plane = (g * cout_g + cg) * oh * ow
+                        for i in range(kh):
+                            oy = y * sh + i * dh - pt
+                            if oy < 0 or oy >= oh:
+                                continue
+                            first = (cg * kh + i) * kw
+                            at, row = plane + oy * ow + x * sw - pl, p * tp + first
                             for j in range(j_lo, j_hi):
                                 v = products[_u(row + j)] - np.int32(flips[_u(first + j)])
                                 total[_u(at + j * dw)] += v
@@ -429,27 +445,31 @@ def _conv_transpose(r, arena, w8, i64):
             for py in range(n_y):
                 for px in range(n_x):
                     where[py * n_x + px] = (oy0 + py * sh) * ow + ox0 + px * sw
-            cols = _scratch(positions * kp + LANES, SKEW_COLS)
-            acc = _scratch(4 * positions * cp, SKEW_ACC).view(np.int32)
+            block = min(positions, BLOCK_POSITIONS)  # im2col and GEMM per block of positions
+            cols = _scratch(block * kp + LANES, SKEW_COLS)
+            acc = _scratch(4 * block * cp, SKEW_ACC).view(np.int32)
             # columns: per tap row one run of nb * cin inputs (groups: one run of cin_g per tap)
             runs, run = (1, nb * cin) if groups == 1 else (nb, cin_g)
+            qy0, qx0 = (oy0 + pt) // sh, (ox0 + pl) // sw  # input row, column of the first output
             for g in range(groups):
-                qy0, qx0 = (oy0 + pt) // sh, (ox0 + pl) // sw  # input row, column of the first output
-                for py in range(n_y):
-                    row = ((top + qy0 + py) * wp + left - (nb - 1) + qx0) * cin + g * cin_g
-                    for px in range(n_x):
-                        first = row + px * cin
-                        dst = (py * n_x + px) * kp
+                for p0 in range(0, positions, block):
+                    n = min(block, positions - p0)
+                    py, px = p0 // n_x, p0 % n_x
+                    for p in range(n):
+                        first = ((top + qy0 + py) * wp + left - (nb - 1) + qx0 + px) * cin + g * cin_g
                         for a in range(na):
                             for b in range(runs):
-                                at, start = dst + (a * nb + b) * cin_g, first - a * wp * cin + b * cin
+                                at, start = p * kp + (a * nb + b) * cin_g, first - a * wp * cin + b * cin
                                 _copy_run(cols, at, xp, start, run)
-                if k:
-                    _gemm(cols, kp, positions, w8, weights + g * cp * kp, cp, acc)
-                else:  # no tap of this phase reads the input: the bias alone
-                    acc[:] = 0
-                c0 = g * cout_g
-                _requant_positions(r, acc, cp, positions, c0, biases, ch, i64, arena, out, oh * ow, where)
+                        px += 1
+                        if px == n_x:
+                            py, px = py + 1, 0
+                    if k:
+                        _gemm(cols, kp, n, w8, weights + g * cp * kp, cp, acc)
+                    else:  # no tap of this phase reads the input: the bias alone
+                        acc[:] = 0
+                    at = where[p0 : p0 + n]
+                    _requant_positions(r, acc, cp, n, g * cout_g, biases, ch, i64, arena, out, oh * ow, at)
 
 
 @njit(**_JIT)
