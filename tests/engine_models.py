@@ -17,6 +17,13 @@ def _requant(
     rng: np.random.Generator, channels: int, fan_in: int, lo: int = -128, hi: int = 127
 ) -> op_types.Requant:
     shift = 31 + round(math.log2(math.sqrt(fan_in) * 6000 / 40))  # spreads outputs over the int8 range
+    return random_requant(rng, channels, shift, lo, hi)
+
+
+def random_requant(
+    rng: np.random.Generator, channels: int, shift: int, lo: int = -128, hi: int = 127
+) -> op_types.Requant:
+    """A requantization with a random output zero point and per-channel multipliers, and `shift`."""
     return op_types.Requant(
         0.05,
         int(rng.integers(-20, 20)),

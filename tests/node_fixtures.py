@@ -1,7 +1,9 @@
 """Shared helpers of the tests/test_node_*.py files: real nodes over real HTTP, a plain test contract.
 
 `node_process(data_dir)` runs `aievm node` as a subprocess (needed for restart and kill -9 tests);
-`BackgroundNode` (nodes.runner) serves an in-process chain on a free port for the rest.
+`BackgroundNode` (nodes.runner) serves an in-process chain on a free port for the rest. The `node` and
+`w3` fixtures (one in-memory node per test module, and a web3 client of it) are registered for every
+test by tests/conftest.py; a module that needs another chain defines its own `node`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import pytest
 import requests
+from web3 import Web3
+
+from nodes.chain import open_chain
+from nodes.runner import BackgroundNode
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +54,18 @@ contract Counter {
     }
 }
 """
+
+
+@pytest.fixture(scope="module")
+def node():
+    """An in-memory devnet (the default fork) served over HTTP for one test module."""
+    with BackgroundNode(open_chain(None)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def w3(node) -> Web3:
+    return Web3(Web3.HTTPProvider(node.url))
 
 
 @cache

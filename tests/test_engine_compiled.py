@@ -18,21 +18,11 @@ from evm_ext.model.quantize import softmax_table
 from evm_ext.model.runtime import engine
 from evm_ext.tensor import jit
 from evm_ext.tensor.conv import Geometry
+from tests.engine_models import random_requant as _requant
 from tests.engine_models import synthetic_inputs, synthetic_model
 from tests.test_engine_ops import CASES, onnx_model, quantization_error
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _requant(rng, channels, shift, lo=-128, hi=127):
-    return op_types.Requant(
-        0.05,
-        int(rng.integers(-20, 20)),
-        lo,
-        hi,
-        rng.integers(1 << 30, 1 << 31, size=channels).astype(np.uint32),
-        np.full(channels, shift, np.uint8),
-    )
 
 
 def _same(model: Model, x: np.ndarray) -> None:
@@ -286,6 +276,7 @@ def test_program_is_read_only_and_one_record_per_computing_op():
 _GOLDEN_SCRIPT = """
 import hashlib
 from evm_ext.model.runtime import engine
+from tests.engine_models import random_requant as _requant
 from tests.engine_models import synthetic_inputs, synthetic_model
 print(engine(), hashlib.sha256(synthetic_model().run(synthetic_inputs(64)).tobytes()).hexdigest())
 """

@@ -22,17 +22,6 @@ STRANGER = "0x00000000000000000000000000000000DeaDBeef"
 
 
 @pytest.fixture(scope="module")
-def node():
-    with BackgroundNode(open_chain(None)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def w3(node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.url))
-
-
-@pytest.fixture(scope="module")
 def counter(w3):
     return deploy_counter(w3)
 

@@ -13,26 +13,13 @@ from evm_ext.model import load_model
 from evm_ext.model.builder import mlp
 from evm_ext.model.identity import chunk_code, model_id
 from nodes.accounts import dev_accounts
-from nodes.chain import open_chain
 from nodes.demo import MODEL_PATH, TEST_IMAGES, TEST_LABELS, deploy_ai_contract, pick_samples
 from nodes.deploy import DeployError, deploy_model
-from nodes.runner import BackgroundNode
 
 
 @pytest.fixture(scope="module")
 def model():
     return load_model(MODEL_PATH)
-
-
-@pytest.fixture(scope="module")
-def node():
-    with BackgroundNode(open_chain(None)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def w3(node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.url))
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import requests
 
-from nodes.chain import open_chain
-from nodes.runner import BackgroundNode
 from nodes.server import MAX_BODY_BYTES
-
-
-@pytest.fixture(scope="module")
-def node():
-    with BackgroundNode(open_chain(None)) as running:
-        yield running
 
 
 def post(url: str, body: bytes | str, session: requests.Session) -> requests.Response:

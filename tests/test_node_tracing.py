@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from web3 import Web3
 
 from evm_ext.model import load_model
 from evm_ext.vm import gas
@@ -71,11 +70,6 @@ def node():
     # then be all the receipt shows
     with BackgroundNode(open_chain(None, fork="cancun")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def w3(node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.url))
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,9 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from nodes.accounts import dev_accounts
-from nodes.chain import open_chain
-from nodes.runner import BackgroundNode
 from tests.node_fixtures import counter_artifact, deploy_counter, rpc
 
 ETH = 10**18
-
-
-@pytest.fixture(scope="module")
-def node():
-    with BackgroundNode(open_chain(None)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def w3(node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.url))
 
 
 @pytest.fixture(scope="module")

@@ -90,27 +90,15 @@ def _input(tmp_path: Path, model, index: int) -> Path:
     return path
 
 
+def _cli(devnet: dict, command: str, sid: int, check: bool = True) -> subprocess.CompletedProcess:
+    """`aievm opml COMMAND --rpc ... --game ... SID` in a subprocess, as a user runs it."""
+    argv = [sys.executable, "-m", "evm_ext.cli", "opml", command, "--rpc", devnet["url"],
+            "--game", devnet["game"], str(sid)]
+    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=check)
+
+
 def _status(devnet: dict, sid: int) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evm_ext.cli",
-            "opml",
-            "status",
-            "--rpc",
-            devnet["url"],
-            "--game",
-            devnet["game"],
-            str(sid),
-        ],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
+    return _cli(devnet, "status", sid).stdout.strip()
 
 
 def _submit(devnet: dict, tmp_path: Path, name: str, index: int, *extra: str) -> tuple[int, Proc]:
@@ -141,24 +129,7 @@ def test_honest_submission_is_not_challenged_and_finalizes(devnet, tmp_path):
     start = Game(Party(devnet["url"]), devnet["game"]).block() + 1
     sid, proc = _submit(devnet, tmp_path, "mlp", 0)
     assert _status(devnet, sid).startswith("pending (the window closes at block")
-    early = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evm_ext.cli",
-            "opml",
-            "finalize",
-            "--rpc",
-            devnet["url"],
-            "--game",
-            devnet["game"],
-            str(sid),
-        ],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
+    early = _cli(devnet, "finalize", sid, check=False)
     assert early.returncode == 2 and "finalize() would revert: TooEarly(deadline=" in early.stderr
     proc.wait_for(f"submission {sid}: finalized", rpc=devnet["url"])
     proc.proc.wait(timeout=30)
